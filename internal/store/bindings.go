@@ -1,0 +1,123 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Binding is one corp's binding to a DingTalk app.
+type Binding struct {
+	CorpID               string        `db:"corp_id"`
+	AppType              string        `db:"app_type"`
+	AgentID              sql.NullInt64 `db:"agent_id"`
+	AppKey               string        `db:"app_key"`
+	Status               string        `db:"status"`
+	DeletionGuardPercent int           `db:"deletion_guard_percent"`
+	DeletionGuardMax     int           `db:"deletion_guard_max"`
+	CreatedAt            time.Time     `db:"created_at"`
+	UpdatedAt            time.Time     `db:"updated_at"`
+}
+
+// BindingStatus values (DESIGN.md, data model).
+const (
+	BindingPending            = "pending"
+	BindingActive             = "active"
+	BindingSyncing            = "syncing"
+	BindingQuarantined        = "quarantined"
+	BindingCredentialsInvalid = "credentials_invalid"
+	BindingUnbound            = "unbound"
+)
+
+// ErrUnknownCorp is returned for a corp that has no binding.
+var ErrUnknownCorp = errors.New("no binding for this corp")
+
+// UnknownCorpError wraps ErrUnknownCorp with the corp id and the command that fixes it.
+func UnknownCorpError(corpID string) error {
+	return fmt.Errorf("corp %q: %w: bind it first with `starter bind --corp-id %s --app-key ... --app-secret-file ...`", corpID, ErrUnknownCorp, corpID)
+}
+
+const getBindingSQL = `SELECT corp_id, app_type, agent_id, app_key, status, deletion_guard_percent,
+	deletion_guard_max, created_at, updated_at FROM bindings WHERE corp_id = $1`
+
+// GetBinding returns the binding of corpID, or an error wrapping ErrUnknownCorp.
+func (s *Store) GetBinding(ctx context.Context, corpID string) (Binding, error) {
+	var b Binding
+	err := s.db.GetContext(ctx, &b, getBindingSQL, corpID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, UnknownCorpError(corpID)
+	}
+	return b, err
+}
+
+// BindInput is what `starter bind` stores for a corp.
+type BindInput struct {
+	CorpID  string
+	AppKey  string
+	AgentID int64
+	// SealSecret encrypts the AppSecret for the given seal context (see SealContext); the
+	// store never sees plaintext.
+	SealSecret func(sealContext string) ([]byte, error)
+	Actor      string
+}
+
+// ErrAppKeyConflict is returned when a corp is already bound to another app.
+var ErrAppKeyConflict = errors.New("corp is bound to another AppKey")
+
+const lockBindingSQL = `SELECT app_key, status FROM bindings WHERE corp_id = $1 FOR UPDATE`
+
+const insertBindingSQL = `INSERT INTO bindings (corp_id, app_key, agent_id) VALUES ($1, $2, NULLIF($3, 0))`
+
+const rebindSQL = `UPDATE bindings SET app_key = $2, agent_id = NULLIF($3, 0), status = 'pending',
+	updated_at = now() WHERE corp_id = $1`
+
+// Bind records corpID's binding and stores AppSecret as the active credential. Binding the
+// same corp and AppKey again replaces the secret (a new version); another AppKey is refused
+// while the corp is bound.
+func (s *Store) Bind(ctx context.Context, in BindInput) (version int, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var existing struct {
+			AppKey string `db:"app_key"`
+			Status string `db:"status"`
+		}
+		err := tx.GetContext(ctx, &existing, lockBindingSQL, in.CorpID)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if _, err := tx.ExecContext(ctx, insertBindingSQL, in.CorpID, in.AppKey, in.AgentID); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case existing.AppKey != in.AppKey && existing.Status != BindingUnbound:
+			return fmt.Errorf("corp %q: %w %q; unbind it first (`starter unbind --corp-id %s`) if the company really moved to a new app", in.CorpID, ErrAppKeyConflict, existing.AppKey, in.CorpID)
+		default:
+			if _, err := tx.ExecContext(ctx, rebindSQL, in.CorpID, in.AppKey, in.AgentID); err != nil {
+				return err
+			}
+		}
+		version, err = putActiveCredential(ctx, tx, in.CorpID, CredentialAppSecret, in.SealSecret)
+		if err != nil {
+			return err
+		}
+		return logOp(ctx, tx, in.CorpID, in.Actor, "bind", map[string]any{"app_key": in.AppKey, "credential_version": version})
+	})
+	return version, err
+}
+
+const setBindingStatusSQL = `UPDATE bindings SET status = $2, updated_at = now() WHERE corp_id = $1`
+
+// SetBindingStatus moves corpID's binding to status.
+func (s *Store) SetBindingStatus(ctx context.Context, corpID, status string) error {
+	res, err := s.db.ExecContext(ctx, setBindingStatusSQL, corpID, status)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return UnknownCorpError(corpID)
+	}
+	return nil
+}
