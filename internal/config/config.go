@@ -1,0 +1,34 @@
+// Package config reads the settings dingsync's commands share from the environment, with
+// defaults that work on a developer machine (dev server, local Postgres, simulator).
+package config
+
+import (
+	"os"
+
+	"github.com/dingsync/dingsync/internal/store"
+)
+
+// Config is what the worker and the starter need to find Temporal and the HR store.
+type Config struct {
+	DatabaseURL       string // DATABASE_URL
+	TemporalAddress   string // TEMPORAL_ADDRESS
+	TemporalNamespace string // TEMPORAL_NAMESPACE
+	MetricsAddr       string // DINGSYNC_METRICS_ADDR: where the worker serves /metrics
+}
+
+// FromEnv reads Config from the environment.
+func FromEnv() Config {
+	return Config{
+		DatabaseURL:       env("DATABASE_URL", store.DefaultURL),
+		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
+		MetricsAddr:       env("DINGSYNC_METRICS_ADDR", "127.0.0.1:9464"),
+	}
+}
+
+func env(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}

@@ -1,0 +1,80 @@
+// Package metrics defines dingsync's Prometheus metrics. One registry serves them and the
+// Temporal SDK's metrics on the worker's /metrics. Names carry the dingsync_ prefix and base
+// units; labels are bounded (kinds, statuses, API paths, corps — never user ids).
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds dingsync's collectors and the registry they are registered in.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// RunsTotal counts finished sync runs by kind (full, incremental, audit, repair) and
+	// final status (succeeded, partial, failed).
+	RunsTotal *prometheus.CounterVec
+	// RunDuration observes how long finished runs took, by kind.
+	RunDuration *prometheus.HistogramVec
+	// LastSuccess is the Unix time of the last successful run, by corp and kind.
+	LastSuccess *prometheus.GaugeVec
+	// RecordsChanged counts records written by applies, by entity and operation.
+	RecordsChanged *prometheus.CounterVec
+	// Failures counts failed runs and per-record failures, by kind and reason.
+	Failures *prometheus.CounterVec
+	// DingTalkRequests counts DingTalk API requests by API path and outcome.
+	DingTalkRequests *prometheus.CounterVec
+	// DingTalkLatency observes DingTalk API request latency by API path.
+	DingTalkLatency *prometheus.HistogramVec
+}
+
+// New builds the collectors in a fresh registry, with Go and process collectors.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: reg,
+		RunsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dingsync_sync_runs_total", Help: "Finished sync runs by kind and final status.",
+		}, []string{"kind", "status"}),
+		RunDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "dingsync_sync_run_duration_seconds", Help: "Duration of finished sync runs.",
+			Buckets: prometheus.ExponentialBuckets(0.5, 2, 14),
+		}, []string{"kind"}),
+		LastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dingsync_sync_last_success_timestamp_seconds", Help: "Unix time of the last successful run.",
+		}, []string{"corp", "kind"}),
+		RecordsChanged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dingsync_records_changed_total", Help: "Records written to the HR store, by entity and operation.",
+		}, []string{"entity", "op"}),
+		Failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dingsync_sync_failures_total", Help: "Failed runs and per-record failures, by kind and reason.",
+		}, []string{"kind", "reason"}),
+		DingTalkRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dingsync_dingtalk_requests_total", Help: "DingTalk API requests by API and outcome (ok, throttled, auth, ...).",
+		}, []string{"api", "outcome"}),
+		DingTalkLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "dingsync_dingtalk_request_duration_seconds", Help: "DingTalk API request latency.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}, []string{"api"}),
+	}
+	reg.MustRegister(m.RunsTotal, m.RunDuration, m.LastSuccess, m.RecordsChanged, m.Failures,
+		m.DingTalkRequests, m.DingTalkLatency)
+	return m
+}
+
+// ObserveRequest records one DingTalk request; it makes Metrics a dingtalk.Observer.
+func (m *Metrics) ObserveRequest(api, outcome string, d time.Duration) {
+	m.DingTalkRequests.WithLabelValues(api, outcome).Inc()
+	m.DingTalkLatency.WithLabelValues(api).Observe(d.Seconds())
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}

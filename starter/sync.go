@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/dingsync/dingsync/internal/store"
+	"github.com/dingsync/dingsync/workflows"
+)
+
+type syncFlags struct {
+	corpID, trigger string
+	wait, asJSON    bool
+}
+
+func newSyncCommand(env *environment) *cobra.Command {
+	cmd := &cobra.Command{Use: "sync", Short: "Run syncs of a corp's org chart"}
+	f := &syncFlags{}
+	full := &cobra.Command{
+		Use:   "full",
+		Short: "Copy the corp's whole DingTalk org chart into the HR store",
+		Long: `sync full starts the workflow fullsync/<corp>: it reads every department and employee from
+DingTalk into staging (at DingTalk's rate limits), then applies the differences to the HR store in
+one transaction. Unchanged records are not touched; every change is in the audit trail
+(starter changes). One full sync per corp runs at a time: a second start is refused.
+
+If the apply would deactivate more people than the binding's deletion guard allows, the run
+waits for 'starter deletions approve|reject'.`,
+		Example: `  starter sync full --corp-id dingcorp1 --wait
+  starter sync full --corp-id dingcorp1 --json   # start and print the ids`,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runSyncFull(cmd, env, f) },
+	}
+	full.Flags().StringVar(&f.corpID, "corp-id", "", "the corp to sync (required)")
+	full.Flags().BoolVar(&f.wait, "wait", false, "follow the run's progress until it ends")
+	full.Flags().BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	full.Flags().StringVar(&f.trigger, "trigger", "manual", "what started the run, for the sync log")
+	cmd.AddCommand(full)
+	return cmd
+}
+
+func runSyncFull(cmd *cobra.Command, env *environment, f *syncFlags) error {
+	ctx := cmd.Context()
+	if err := validateCorpID(f.corpID); err != nil {
+		return err
+	}
+	st, err := env.store(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := st.GetBinding(ctx, f.corpID); err != nil {
+		return err
+	}
+	c, err := env.client()
+	if err != nil {
+		return err
+	}
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.FullSyncWorkflowID(f.corpID),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.CorpIDAttribute.ValueSet(f.corpID),
+			workflows.SyncKindAttribute.ValueSet(workflows.KindFull)),
+	}, workflows.FullSync, workflows.FullSyncInput{CorpID: f.corpID, Trigger: f.trigger})
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		return fmt.Errorf("a full sync of corp %s is already running (workflow %s, run %s): wait for it, or follow it in the Temporal UI",
+			f.corpID, workflows.FullSyncWorkflowID(f.corpID), already.RunId)
+	}
+	if err != nil {
+		return fmt.Errorf("start the full sync: %w", err)
+	}
+	out := cmd.OutOrStdout()
+	if !f.wait {
+		return printStarted(out, f.asJSON, run)
+	}
+	if !f.asJSON {
+		fmt.Fprintf(out, "full sync of %s started (workflow %s, run %s)\n", f.corpID, run.GetID(), run.GetRunID())
+	}
+	res, err := follow(ctx, out, st, c, run, !f.asJSON)
+	if err != nil {
+		return err
+	}
+	if f.asJSON {
+		return json.NewEncoder(out).Encode(res)
+	}
+	printSummary(out, res)
+	return nil
+}
+
+func printStarted(out io.Writer, asJSON bool, run client.WorkflowRun) error {
+	if asJSON {
+		return json.NewEncoder(out).Encode(map[string]string{"workflow_id": run.GetID(), "run_id": run.GetRunID()})
+	}
+	fmt.Fprintf(out, "started workflow %s (run %s); follow it with `starter runs` or in the Temporal UI\n", run.GetID(), run.GetRunID())
+	return nil
+}
+
+// follow prints the run's progress every second until the workflow ends, and returns its result.
+func follow(ctx context.Context, out io.Writer, st *store.Store, c client.Client, run client.WorkflowRun, show bool) (workflows.FullSyncResult, error) {
+	done := make(chan error, 1)
+	var res workflows.FullSyncResult
+	go func() { done <- run.Get(ctx, &res) }()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastPhase := ""
+	for {
+		select {
+		case err := <-done:
+			if show {
+				fmt.Fprintln(out)
+			}
+			if err != nil {
+				return res, fmt.Errorf("full sync failed: %s", rootMessage(err))
+			}
+			return res, nil
+		case <-ctx.Done():
+			return res, fmt.Errorf("stopped following (the sync goes on in Temporal): %w", ctx.Err())
+		case <-tick.C:
+		}
+		if !show {
+			continue
+		}
+		r, err := st.LatestRun(ctx, run.GetID(), run.GetRunID())
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(out, "\r%-18s departments %6d  employee rows %7d  API calls %7d  throttled %d  %s   ",
+			r.Phase, r.DepartmentsSeen, r.EmployeesSeen, r.APICalls, r.Throttled, r.Duration(time.Now()).Round(time.Second))
+		if r.Status == store.RunAwaitingApproval && lastPhase != r.Phase {
+			fmt.Fprintf(out, "\nthe deletion guard holds %d deactivations: decide with `starter deletions approve|reject --corp-id %s --by NAME`\n",
+				r.PendingDeletions, r.CorpID)
+		}
+		lastPhase = r.Phase
+	}
+}
+
+func printSummary(out io.Writer, r workflows.FullSyncResult) {
+	fmt.Fprintf(out, "run %d %s: %d departments (%d changed), %d employees: %d created, %d updated, %d deactivated; %d record errors; %d DingTalk API calls (%d throttled)\n",
+		r.RunID, r.Status, r.Departments, r.DepartmentsChanged, r.Employees, r.Created, r.Updated, r.Deactivated,
+		r.RecordErrors, r.APICalls, r.Throttled)
+	if r.RecordErrors > 0 {
+		fmt.Fprintf(out, "see what failed: starter runs --run-id %d\n", r.RunID)
+	}
+	fmt.Fprintf(out, "see what changed: starter changes --run-id %d\n", r.RunID)
+}
+
+// rootMessage is the innermost application error's message: what failed and how to fix it,
+// without Temporal's wrapping.
+func rootMessage(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,110 @@
+// Command worker runs dingsync's Temporal worker: it migrates the HR store, registers every
+// workflow and activity on the "dingsync" task queue and serves Prometheus metrics on /metrics.
+//
+// Environment: DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DINGSYNC_SECRET_KEY,
+// DINGSYNC_METRICS_ADDR, DINGTALK_OAPI_BASE_URL, DINGTALK_API_BASE_URL, DINGTALK_QPS.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/dingsync/dingsync/activities"
+	"github.com/dingsync/dingsync/internal/config"
+	"github.com/dingsync/dingsync/internal/dingtalk"
+	"github.com/dingsync/dingsync/internal/metrics"
+	"github.com/dingsync/dingsync/internal/secretbox"
+	"github.com/dingsync/dingsync/internal/store"
+	"github.com/dingsync/dingsync/workflows"
+)
+
+func main() {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		slog.Error("worker stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	cfg := config.FromEnv()
+	box, err := secretbox.FromEnv()
+	if err != nil {
+		return err
+	}
+	dtCfg, err := dingtalk.ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	m := metrics.New()
+	dtCfg.Observer = m
+	handler, closer := m.TemporalHandler()
+	defer closer.Close()
+	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
+		MetricsHandler: handler, Logger: tlog.NewStructuredLogger(slog.Default())})
+	if err != nil {
+		return fmt.Errorf("connect to Temporal at %s (%w): start a dev server with `make dev-server` or set TEMPORAL_ADDRESS", cfg.TemporalAddress, err)
+	}
+	defer c.Close()
+
+	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	w.RegisterWorkflow(workflows.FullSync)
+	w.RegisterActivity(&activities.Sync{Store: st, DingTalk: dingtalk.New(dtCfg), Secrets: box, Metrics: m})
+
+	srv, err := serveMetrics(cfg.MetricsAddr, m)
+	if err != nil {
+		return err
+	}
+	defer srv.Shutdown(context.Background())
+	slog.Info("worker started", "task_queue", workflows.TaskQueue, "temporal", cfg.TemporalAddress,
+		"metrics", "http://"+cfg.MetricsAddr+"/metrics")
+	return w.Run(stopOn(ctx))
+}
+
+func serveMetrics(addr string, m *metrics.Metrics) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("serve metrics on %s (%w): set DINGSYNC_METRICS_ADDR to a free address", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("metrics server stopped", "error", err)
+		}
+	}()
+	return srv, nil
+}
+
+// stopOn adapts ctx to the channel worker.Run stops on.
+func stopOn(ctx context.Context) <-chan interface{} {
+	ch := make(chan interface{})
+	go func() {
+		<-ctx.Done()
+		close(ch)
+	}()
+	return ch
+}
