@@ -143,6 +143,7 @@ const (
 	APIUserListID        = "/topapi/user/listid"
 	APIUserListSimple    = "/topapi/user/listsimple"
 	APIUserCount         = "/topapi/user/count"
+	APIEmpLeaveRecords   = "/v1.0/contact/empLeaveRecords"
 )
 
 // DefaultQPS is DingTalk's standard-edition limit per app per API.
