@@ -66,9 +66,11 @@ func runSyncFull(cmd *cobra.Command, env *environment, f *syncFlags) error {
 	}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       workflows.FullSyncWorkflowID(f.corpID),
-		TaskQueue:                workflows.TaskQueue,
+		TaskQueue:                env.config().TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		// Without this the SDK hands back the running execution instead of refusing.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.CorpIDAttribute.ValueSet(f.corpID),
 			workflows.SyncKindAttribute.ValueSet(workflows.KindFull)),
 	}, workflows.FullSync, workflows.FullSyncInput{CorpID: f.corpID, Trigger: f.trigger})

@@ -2,7 +2,7 @@
 // workflow and activity on the "dingsync" task queue and serves Prometheus metrics on /metrics.
 //
 // Environment: DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DINGSYNC_SECRET_KEY,
-// DINGSYNC_METRICS_ADDR, DINGTALK_OAPI_BASE_URL, DINGTALK_API_BASE_URL, DINGTALK_QPS.
+// DINGSYNC_METRICS_ADDR, DINGSYNC_TASK_QUEUE, DINGTALK_OAPI_BASE_URL, DINGTALK_API_BASE_URL, DINGTALK_QPS.
 package main
 
 import (
@@ -69,7 +69,7 @@ func run(ctx context.Context) error {
 	}
 	defer c.Close()
 
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	w := worker.New(c, cfg.TaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.FullSync)
 	w.RegisterActivity(&activities.Sync{Store: st, DingTalk: dingtalk.New(dtCfg), Secrets: box, Metrics: m})
 
@@ -78,7 +78,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer srv.Shutdown(context.Background())
-	slog.Info("worker started", "task_queue", workflows.TaskQueue, "temporal", cfg.TemporalAddress,
+	slog.Info("worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress,
 		"metrics", "http://"+cfg.MetricsAddr+"/metrics")
 	return w.Run(stopOn(ctx))
 }

@@ -22,17 +22,18 @@ func shortActivity(ctx workflow.Context) workflow.Context {
 func crawlActivity(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 6 * time.Hour,
-		HeartbeatTimeout:    time.Minute,
+		HeartbeatTimeout:    15 * time.Second, // the crawl heartbeats every flush (≤ 0.5 s)
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2,
 			MaximumInterval: 2 * time.Minute, MaximumAttempts: 15, NonRetryableErrorTypes: nonRetryable},
 	})
 }
 
-// applyActivity is for the transactional apply: one statement batch, no heartbeat possible
-// inside it, idempotent per run.
+// applyActivity is for the transactional apply: one transaction, idempotent per run,
+// heartbeating from a ticker while it runs.
 func applyActivity(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, MaximumInterval: time.Minute,
 			MaximumAttempts: 10, NonRetryableErrorTypes: nonRetryable},
 	})

@@ -11,7 +11,7 @@ import (
 	"github.com/dingsync/dingsync/activities"
 )
 
-// TaskQueue is the task queue dingsync's workers poll.
+// TaskQueue is the default task queue dingsync's workers poll (DINGSYNC_TASK_QUEUE overrides it).
 const TaskQueue = "dingsync"
 
 // Search attributes every dingsync workflow sets; register them on the Temporal server

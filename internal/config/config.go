@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/dingsync/dingsync/internal/store"
+	"github.com/dingsync/dingsync/workflows"
 )
 
 // Config is what the worker and the starter need to find Temporal and the HR store.
@@ -14,6 +15,7 @@ type Config struct {
 	TemporalAddress   string // TEMPORAL_ADDRESS
 	TemporalNamespace string // TEMPORAL_NAMESPACE
 	MetricsAddr       string // DINGSYNC_METRICS_ADDR: where the worker serves /metrics
+	TaskQueue         string // DINGSYNC_TASK_QUEUE: the task queue workers poll and workflows start on
 }
 
 // FromEnv reads Config from the environment.
@@ -23,6 +25,7 @@ func FromEnv() Config {
 		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
 		MetricsAddr:       env("DINGSYNC_METRICS_ADDR", "127.0.0.1:9464"),
+		TaskQueue:         env("DINGSYNC_TASK_QUEUE", workflows.TaskQueue),
 	}
 }
 

@@ -225,7 +225,7 @@ func (w *walk) recordOrFail(deptID int64, what string, err error, markDone func(
 	}
 	w.add(func(b *store.StageBatch) int {
 		b.Errors = append(b.Errors, store.RecordError{Entity: "department", RecordID: strconv.FormatInt(deptID, 10),
-			Kind: de.Kind.String(), Code: de.Code, Message: fmt.Sprintf("%s of department %d: %s", what, deptID, de.Error())})
+			Kind: de.Kind.String(), Code: de.Code, Message: fmt.Sprintf("%s of department %d: %s; fix: %s", what, deptID, de.Error(), de.Hint())})
 		markDone(b)
 		w.progress.RecordErrors++
 		return 1

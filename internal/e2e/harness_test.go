@@ -1,0 +1,201 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dingsync/dingsync/internal/dingtalksim"
+	"github.com/dingsync/dingsync/internal/store"
+	"github.com/dingsync/dingsync/internal/testenv"
+	"github.com/dingsync/dingsync/workflows"
+)
+
+// harness is one test's dingsync: its own database, simulator, secret key and corp.
+type harness struct {
+	t         *testing.T
+	dbURL     string
+	st        *store.Store
+	sim       *dingtalksim.Server
+	simURL    string
+	secretKey string
+	corpID    string
+	appKey    string
+	appSecret string
+	taskQueue string
+	qps       int
+	workers   []*testenv.Process
+}
+
+// newHarness makes a corp with an org of the given size in a fresh simulator (no rate
+// limits unless the test sets them) and binds nothing yet.
+func newHarness(t *testing.T, spec dingtalksim.OrgSpec) *harness {
+	t.Helper()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	h := &harness{t: t, dbURL: testenv.NewDatabase(t), secretKey: base64.StdEncoding.EncodeToString(key),
+		corpID: "dingcorp" + strings.ToLower(randomHex(4)), appKey: "dingapp" + randomHex(4), appSecret: "sec-" + randomHex(16),
+		taskQueue: "dingsync-test-" + randomHex(6)}
+	opts := dingtalksim.DefaultOptions()
+	opts.Limits = dingtalksim.Limits{}
+	h.sim = dingtalksim.New(opts)
+	if err := h.sim.LoadOrg(dingtalksim.GenerateOrg(h.corpID, spec)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.sim.AddApp(dingtalksim.App{CorpID: h.corpID, AppKey: h.appKey, AppSecret: h.appSecret}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h.sim)
+	t.Cleanup(srv.Close)
+	h.simURL = srv.URL
+	st, err := store.Open(context.Background(), h.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h.st = st
+	return h
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%x", b)
+}
+
+// limitQPS makes the simulator enforce a per-app per-API QPS limit, as DingTalk does, and
+// the workers' client respect it.
+func (h *harness) limitQPS(qps int) {
+	h.t.Helper()
+	if err := h.sim.SetLimits(dingtalksim.Limits{QPS: qps}); err != nil {
+		h.t.Fatal(err)
+	}
+	h.qps = qps
+}
+
+// env is the environment dingsync's commands run with in this test.
+func (h *harness) env(extra ...string) []string {
+	port, _ := testenv.FreePorts(1)
+	if h.qps > 0 {
+		extra = append(extra, fmt.Sprintf("DINGTALK_QPS=%d", h.qps))
+	}
+	return append([]string{"DATABASE_URL=" + h.dbURL, "TEMPORAL_ADDRESS=" + devServer.Address,
+		"DINGSYNC_SECRET_KEY=" + h.secretKey, "DINGTALK_OAPI_BASE_URL=" + h.simURL, "DINGTALK_API_BASE_URL=" + h.simURL,
+		fmt.Sprintf("DINGSYNC_METRICS_ADDR=127.0.0.1:%d", port[0]), "DINGSYNC_TASK_QUEUE=" + h.taskQueue}, extra...)
+}
+
+// startWorker runs a worker process against this test's database and simulator.
+func (h *harness) startWorker(extra ...string) *testenv.Process {
+	w := testenv.StartProcess(h.t, binaries.Worker, h.env(extra...))
+	h.workers = append(h.workers, w)
+	return w
+}
+
+// starter runs the ops CLI and returns its output and exit code.
+func (h *harness) starter(stdin string, args ...string) (string, int) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binaries.Starter, args...)
+	cmd.Env = append(os.Environ(), h.env()...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	if exitErr, ok := err.(*exec.ExitError); ok {
+		code = exitErr.ExitCode()
+	} else if err != nil {
+		h.t.Fatalf("run starter %v: %v", args, err)
+	}
+	return out.String(), code
+}
+
+// mustStarter runs the ops CLI and fails the test unless it exits 0.
+func (h *harness) mustStarter(stdin string, args ...string) string {
+	h.t.Helper()
+	out, code := h.starter(stdin, args...)
+	if code != 0 {
+		h.t.Fatalf("starter %s exited %d:\n%s", strings.Join(args, " "), code, out)
+	}
+	return out
+}
+
+// bind binds the corp with the given AppSecret, read from a file as ops do.
+func (h *harness) bind(secret string) {
+	h.t.Helper()
+	path := filepath.Join(h.t.TempDir(), "secret")
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+	h.mustStarter("", "bind", "--corp-id", h.corpID, "--app-key", h.appKey, "--app-secret-file", path)
+}
+
+// syncFull runs `starter sync full --wait --json` and decodes the result.
+func (h *harness) syncFull() (workflows.FullSyncResult, string, int) {
+	h.t.Helper()
+	out, code := h.starter("", "sync", "full", "--corp-id", h.corpID, "--wait", "--json")
+	var res workflows.FullSyncResult
+	if code == 0 {
+		if err := json.Unmarshal([]byte(lastLine(out)), &res); err != nil {
+			h.t.Fatalf("sync full printed no JSON result: %v\n%s", err, out)
+		}
+	}
+	return res, out, code
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// truth is what the simulator holds for the corp, in the client's types.
+func (h *harness) truth() testenv.Truth {
+	h.t.Helper()
+	raw, err := json.Marshal(h.sim.Truth(h.corpID))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var truth testenv.Truth
+	if err := json.Unmarshal(raw, &truth); err != nil {
+		h.t.Fatal(err)
+	}
+	return truth
+}
+
+// assertStoreMatchesDingTalk fails the test unless the HR store equals the simulator's org.
+func (h *harness) assertStoreMatchesDingTalk() {
+	h.t.Helper()
+	diffs, err := testenv.DiffStore(context.Background(), h.st, h.corpID, h.truth())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if len(diffs) > 0 {
+		if len(diffs) > 10 {
+			diffs = append(diffs[:10], fmt.Sprintf("... and %d more", len(diffs)-10))
+		}
+		h.t.Fatalf("the HR store differs from DingTalk:\n%s", strings.Join(diffs, "\n"))
+	}
+}
+
+func (h *harness) count(q string, args ...any) int {
+	h.t.Helper()
+	var n int
+	if err := h.st.DB().Get(&n, q, args...); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
