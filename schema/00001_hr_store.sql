@@ -3,13 +3,6 @@
 
 -- +goose Up
 -- +goose StatementBegin
-CREATE FUNCTION dingsync_jsonb_bigints(j jsonb) RETURNS bigint[]
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-  SELECT coalesce(array_agg(x::bigint ORDER BY x::bigint), '{}') FROM jsonb_array_elements_text(j) AS x
-$$;
--- +goose StatementEnd
-
--- +goose StatementBegin
 -- dingsync_changed_keys names the top-level keys whose values differ between two documents.
 CREATE FUNCTION dingsync_changed_keys(a jsonb, b jsonb) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -73,12 +66,6 @@ CREATE TABLE employees (
     userid      text NOT NULL,
     attrs       jsonb NOT NULL,
     name        text GENERATED ALWAYS AS (attrs ->> 'name') STORED,
-    unionid     text GENERATED ALWAYS AS (attrs ->> 'unionid') STORED,
-    mobile      text GENERATED ALWAYS AS (attrs ->> 'mobile') STORED,
-    email       text GENERATED ALWAYS AS (attrs ->> 'email') STORED,
-    job_number  text GENERATED ALWAYS AS (attrs ->> 'job_number') STORED,
-    title       text GENERATED ALWAYS AS (attrs ->> 'title') STORED,
-    dept_ids    bigint[] GENERATED ALWAYS AS (dingsync_jsonb_bigints(attrs -> 'dept_id_list')) STORED,
     status      text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'left')),
     left_at     timestamptz,
     source_hash text NOT NULL,
@@ -87,8 +74,25 @@ CREATE TABLE employees (
     updated_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (corp_id, userid)
 );
-CREATE INDEX employees_mobile ON employees (corp_id, mobile);
-CREATE INDEX employees_job_number ON employees (corp_id, job_number);
+
+-- hr_employees is the HR read model's typed face: one row per employee with the attributes
+-- as columns. (They are not stored twice: a sync writes only attrs.)
+CREATE VIEW hr_employees AS
+SELECT corp_id, userid, name, status, left_at,
+       attrs ->> 'unionid'    AS unionid,
+       attrs ->> 'mobile'     AS mobile,
+       attrs ->> 'telephone'  AS telephone,
+       attrs ->> 'email'      AS email,
+       attrs ->> 'org_email'  AS org_email,
+       attrs ->> 'job_number' AS job_number,
+       attrs ->> 'title'      AS title,
+       attrs ->> 'work_place' AS work_place,
+       to_timestamp(nullif((attrs ->> 'hired_date')::bigint, 0) / 1000.0) AS hired_at,
+       (attrs ->> 'activated')::boolean AS activated,
+       (attrs ->> 'admin')::boolean AS is_admin,
+       attrs -> 'extension'   AS extension,
+       updated_at
+FROM employees;
 
 CREATE TABLE employee_departments (
     corp_id    text NOT NULL,
@@ -131,7 +135,7 @@ CREATE INDEX sync_runs_corp ON sync_runs (corp_id, started_at DESC);
 
 CREATE TABLE sync_changes (
     id             bigserial PRIMARY KEY,
-    run_id         bigint NOT NULL REFERENCES sync_runs (id),
+    run_id         bigint NOT NULL, -- sync_runs.id; written only by the apply that holds the run row
     corp_id        text NOT NULL,
     entity         text NOT NULL CHECK (entity IN ('employee', 'department')),
     record_id      text NOT NULL,
@@ -188,7 +192,7 @@ CREATE TABLE ops_log (
 CREATE INDEX ops_log_corp ON ops_log (corp_id, at DESC);
 
 -- +goose Down
+DROP VIEW hr_employees;
 DROP TABLE ops_log, staging_users, staging_departments, sync_errors, sync_changes, sync_runs,
     employee_departments, employees, departments, credentials, bindings;
 DROP FUNCTION dingsync_changed_keys(jsonb, jsonb);
-DROP FUNCTION dingsync_jsonb_bigints(jsonb);

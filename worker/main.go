@@ -2,7 +2,8 @@
 // workflow and activity on the "dingsync" task queue and serves Prometheus metrics on /metrics.
 //
 // Environment: DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DINGSYNC_SECRET_KEY,
-// DINGSYNC_METRICS_ADDR, DINGSYNC_TASK_QUEUE, DINGTALK_OAPI_BASE_URL, DINGTALK_API_BASE_URL, DINGTALK_QPS.
+// DINGSYNC_METRICS_ADDR, DINGSYNC_TASK_QUEUE, DINGSYNC_CRAWL_CONCURRENCY, DINGTALK_OAPI_BASE_URL,
+// DINGTALK_API_BASE_URL, DINGTALK_QPS, DINGTALK_IP_CALLS_PER_20S.
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -71,7 +73,12 @@ func run(ctx context.Context) error {
 
 	w := worker.New(c, cfg.TaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.FullSync)
-	w.RegisterActivity(&activities.Sync{Store: st, DingTalk: dingtalk.New(dtCfg), Secrets: box, Metrics: m})
+	concurrency, err := crawlConcurrency()
+	if err != nil {
+		return err
+	}
+	w.RegisterActivity(&activities.Sync{Store: st, DingTalk: dingtalk.New(dtCfg), Secrets: box, Metrics: m,
+		CrawlConcurrency: concurrency})
 
 	srv, err := serveMetrics(cfg.MetricsAddr, m)
 	if err != nil {
@@ -97,6 +104,19 @@ func serveMetrics(addr string, m *metrics.Metrics) (*http.Server, error) {
 		}
 	}()
 	return srv, nil
+}
+
+// crawlConcurrency reads DINGSYNC_CRAWL_CONCURRENCY: DingTalk requests in flight per crawl.
+func crawlConcurrency() (int, error) {
+	s := os.Getenv("DINGSYNC_CRAWL_CONCURRENCY")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 256 {
+		return 0, fmt.Errorf("DINGSYNC_CRAWL_CONCURRENCY: want 1..256 requests in flight, got %q", s)
+	}
+	return n, nil
 }
 
 // stopOn adapts ctx to the channel worker.Run stops on.

@@ -69,11 +69,15 @@ func (c *Crawler) Run(ctx context.Context, state store.CrawlState) (Progress, er
 		}
 		state.Departments = []store.CrawlDepartment{{DeptID: dingtalk.RootDepartmentID}}
 	}
-	flushCtx, stopFlusher := context.WithCancel(context.WithoutCancel(ctx))
+	// Flushes must not be cut short when the crawl ends or fails: what was read is kept.
+	// A flush that fails ends the crawl.
+	crawlCtx, cancelCrawl := context.WithCancelCause(ctx)
+	defer cancelCrawl(nil)
+	stop := make(chan struct{})
 	flushed := make(chan error, 1)
-	go func() { flushed <- w.flushLoop(flushCtx) }()
+	go func() { flushed <- w.flushLoop(context.WithoutCancel(ctx), stop, cancelCrawl) }()
 
-	g, gctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(crawlCtx)
 	w.g, w.gctx = g, gctx
 	for _, d := range state.Departments {
 		w.known[d.DeptID] = true
@@ -87,8 +91,8 @@ func (c *Crawler) Run(ctx context.Context, state store.CrawlState) (Progress, er
 		}
 	}
 	crawlErr := g.Wait()
-	stopFlusher()
-	if err := <-flushed; err != nil && crawlErr == nil {
+	close(stop)
+	if err := <-flushed; err != nil {
 		crawlErr = err
 	}
 	return w.snapshot(), crawlErr
@@ -255,17 +259,18 @@ func (w *walk) snapshot() Progress {
 	return w.progress
 }
 
-// flushLoop writes the pending batch every FlushEvery (sooner when it is full) until ctx
-// ends, then writes what is left. Batches are written in the order they were filled, so a
-// department's row is always staged before the flags that mention it.
-func (w *walk) flushLoop(ctx context.Context) error {
+// flushLoop writes the pending batch every FlushEvery (sooner when it is full) until stop
+// is closed, then writes what is left. Batches are written in the order they were filled, so
+// a department's row is always staged before the flags that mention it. A failed write
+// cancels the crawl with its error.
+func (w *walk) flushLoop(ctx context.Context, stop <-chan struct{}, cancelCrawl context.CancelCauseFunc) error {
 	tick := time.NewTicker(w.c.FlushEvery / 10)
 	defer tick.Stop()
 	last := time.Now()
 	for {
 		select {
-		case <-ctx.Done():
-			return w.flush(context.Background())
+		case <-stop:
+			return w.flush(ctx)
 		case <-tick.C:
 		}
 		if !w.wake.Load() && time.Since(last) < w.c.FlushEvery {
@@ -274,6 +279,7 @@ func (w *walk) flushLoop(ctx context.Context) error {
 		w.wake.Store(false)
 		last = time.Now()
 		if err := w.flush(ctx); err != nil {
+			cancelCrawl(err)
 			return err
 		}
 	}

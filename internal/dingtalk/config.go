@@ -70,7 +70,8 @@ func DefaultConfig() Config {
 }
 
 // ConfigFromEnv returns DefaultConfig overridden by DINGTALK_OAPI_BASE_URL,
-// DINGTALK_API_BASE_URL (e.g. pointing at the simulator) and DINGTALK_QPS.
+// DINGTALK_API_BASE_URL (e.g. pointing at the simulator), DINGTALK_QPS and
+// DINGTALK_IP_CALLS_PER_20S.
 func ConfigFromEnv() (Config, error) {
 	cfg := DefaultConfig()
 	for _, v := range []struct {
@@ -96,6 +97,13 @@ func ConfigFromEnv() (Config, error) {
 			return Config{}, fmt.Errorf("DINGTALK_QPS: want a positive number, got %q", s)
 		}
 		cfg.QPS = qps
+	}
+	if s := os.Getenv("DINGTALK_IP_CALLS_PER_20S"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return Config{}, fmt.Errorf("DINGTALK_IP_CALLS_PER_20S: want a whole number of calls (0 disables the cap), got %q", s)
+		}
+		cfg.IPCallsPer20s = n
 	}
 	return cfg, nil
 }

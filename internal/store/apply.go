@@ -53,6 +53,8 @@ type scratch struct {
 // userid with their hash, the staged departments with theirs, and the departments whose
 // subtree could not be read (their members and sub-departments must not be taken for deleted).
 var applyScratch = []scratch{
+	// Aggregating and joining a whole org fits in memory; the 4 MB default spills to disk.
+	{sql: `SET LOCAL work_mem = '256MB'`},
 	{sql: `CREATE TEMP TABLE apply_employees ON COMMIT DROP AS
 	 SELECT userid, attrs, md5(attrs::text) AS hash FROM (
 	   SELECT userid, (array_agg(profile))[1] || jsonb_build_object('departments',
@@ -88,7 +90,8 @@ func (sc scratch) exec(ctx context.Context, tx *sqlx.Tx, runID int64, corpID str
 }
 
 const countVanishedSQL = `SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM apply_employees s WHERE s.userid = e.userid)
-	                         AND NOT EXISTS (SELECT 1 FROM apply_protected p WHERE p.dept_id = ANY (e.dept_ids))),
+	                         AND NOT EXISTS (SELECT 1 FROM employee_departments ed JOIN apply_protected p USING (dept_id)
+	                                     WHERE ed.corp_id = e.corp_id AND ed.userid = e.userid)),
 	       count(*)
 	FROM employees e WHERE e.corp_id = $1 AND e.status = 'active'`
 
@@ -106,7 +109,7 @@ const upsertDepartmentsSQL = `WITH old AS (
 	  INSERT INTO sync_changes (run_id, corp_id, entity, record_id, op, changed_fields, before, after)
 	  SELECT $1, $2, 'department', up.dept_id::text,
 	    CASE WHEN old.dept_id IS NULL THEN 'create' WHEN old.status <> 'active' THEN 'reactivate' ELSE 'update' END,
-	    dingsync_changed_keys(old.attrs, src.attrs), old.attrs, src.attrs
+	    CASE WHEN old.dept_id IS NULL THEN '{}' ELSE dingsync_changed_keys(old.attrs, src.attrs) END, old.attrs, src.attrs
 	  FROM up JOIN apply_departments src USING (dept_id) LEFT JOIN old USING (dept_id)
 	  RETURNING 1)
 	SELECT count(*) FROM ch`
@@ -127,7 +130,7 @@ const upsertEmployeesSQL = `WITH old AS (
 	  INSERT INTO sync_changes (run_id, corp_id, entity, record_id, op, changed_fields, before, after)
 	  SELECT $1, $2, 'employee', up.userid,
 	    CASE WHEN old.userid IS NULL THEN 'create' WHEN old.status <> 'active' THEN 'reactivate' ELSE 'update' END,
-	    dingsync_changed_keys(old.attrs, src.attrs), old.attrs, src.attrs
+	    CASE WHEN old.userid IS NULL THEN '{}' ELSE dingsync_changed_keys(old.attrs, src.attrs) END, old.attrs, src.attrs
 	  FROM up JOIN apply_employees src USING (userid) LEFT JOIN old USING (userid)
 	  RETURNING op)
 	SELECT count(*) FILTER (WHERE op = 'create'), count(*) FILTER (WHERE op = 'update'),
@@ -147,7 +150,8 @@ const deactivateEmployeesSQL = `WITH gone AS (
 	  UPDATE employees e SET status = 'left', left_at = now(), last_run_id = $1, updated_at = now()
 	  WHERE e.corp_id = $2 AND e.status = 'active'
 	    AND NOT EXISTS (SELECT 1 FROM apply_employees s WHERE s.userid = e.userid)
-	    AND NOT EXISTS (SELECT 1 FROM apply_protected p WHERE p.dept_id = ANY (e.dept_ids))
+	    AND NOT EXISTS (SELECT 1 FROM employee_departments ed JOIN apply_protected p USING (dept_id)
+	                                     WHERE ed.corp_id = e.corp_id AND ed.userid = e.userid)
 	  RETURNING e.userid, e.attrs),
 	mem AS (
 	  DELETE FROM employee_departments ed USING gone WHERE ed.corp_id = $2 AND ed.userid = gone.userid),

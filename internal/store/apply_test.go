@@ -156,7 +156,7 @@ func TestDeletionGuardHoldsMassDeactivation(t *testing.T) {
 	var active int
 	_ = st.DB().Get(&active, `SELECT count(*) FROM employees WHERE status = 'active'`)
 	var titled int
-	_ = st.DB().Get(&titled, `SELECT count(*) FROM employees WHERE title = '经理'`)
+	_ = st.DB().Get(&titled, `SELECT count(*) FROM hr_employees WHERE title = '经理'`)
 	if active != 30 || titled != 0 {
 		t.Fatalf("held apply changed the store: %d active, %d updated", active, titled)
 	}
