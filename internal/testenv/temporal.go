@@ -57,9 +57,13 @@ func StartDevServer(ui bool) (*DevServer, error) {
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start the Temporal dev server: %w", err)
 	}
-	if err := s.waitReady(60 * time.Second); err != nil {
+	if err := s.waitReady(90 * time.Second); err != nil {
+		tail, _ := os.ReadFile(s.logPath)
+		if len(tail) > 4000 {
+			tail = tail[len(tail)-4000:]
+		}
 		s.Stop()
-		return nil, err
+		return nil, fmt.Errorf("%w; its log ends:\n%s", err, tail)
 	}
 	return s, nil
 }
@@ -77,7 +81,7 @@ func (s *DevServer) waitReady(timeout time.Duration) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return fmt.Errorf("the Temporal dev server did not answer within %s (log: %s)", timeout, s.logPath)
+	return fmt.Errorf("the Temporal dev server did not answer within %s", timeout)
 }
 
 // Client dials the dev server.
