@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -89,7 +90,7 @@ func runSyncFull(cmd *cobra.Command, env *environment, f *syncFlags) error {
 	if !f.asJSON {
 		fmt.Fprintf(out, "full sync of %s started (workflow %s, run %s)\n", f.corpID, run.GetID(), run.GetRunID())
 	}
-	res, err := follow(ctx, out, st, c, run, !f.asJSON)
+	res, err := follow(ctx, out, st, run, !f.asJSON)
 	if err != nil {
 		return err
 	}
@@ -108,18 +109,22 @@ func printStarted(out io.Writer, asJSON bool, run client.WorkflowRun) error {
 	return nil
 }
 
-// follow prints the run's progress every second until the workflow ends, and returns its result.
-func follow(ctx context.Context, out io.Writer, st *store.Store, c client.Client, run client.WorkflowRun, show bool) (workflows.FullSyncResult, error) {
+// follow prints the run's progress until the workflow ends, and returns its result. On a
+// terminal one line is redrawn every second; otherwise a line is printed on every phase
+// change and every 5 s, so logs stay readable.
+func follow(ctx context.Context, out io.Writer, st *store.Store, run client.WorkflowRun, show bool) (workflows.FullSyncResult, error) {
 	done := make(chan error, 1)
 	var res workflows.FullSyncResult
 	go func() { done <- run.Get(ctx, &res) }()
+	tty := isTerminal(out)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	lastPhase := ""
+	var last store.Run
+	var lastPrinted time.Time
 	for {
 		select {
 		case err := <-done:
-			if show {
+			if show && tty {
 				fmt.Fprintln(out)
 			}
 			if err != nil {
@@ -130,21 +135,35 @@ func follow(ctx context.Context, out io.Writer, st *store.Store, c client.Client
 			return res, fmt.Errorf("stopped following (the sync goes on in Temporal): %w", ctx.Err())
 		case <-tick.C:
 		}
-		if !show {
-			continue
-		}
 		r, err := st.LatestRun(ctx, run.GetID(), run.GetRunID())
-		if err != nil {
+		if err != nil || !show {
 			continue
 		}
-		fmt.Fprintf(out, "\r%-18s departments %6d  employee rows %7d  API calls %7d  throttled %d  %s   ",
+		line := fmt.Sprintf("%-18s departments %6d  employee rows %7d  API calls %7d  throttled %d  %s",
 			r.Phase, r.DepartmentsSeen, r.EmployeesSeen, r.APICalls, r.Throttled, r.Duration(time.Now()).Round(time.Second))
-		if r.Status == store.RunAwaitingApproval && lastPhase != r.Phase {
+		switch {
+		case tty:
+			fmt.Fprintf(out, "\r%s   ", line)
+		case r.Phase != last.Phase || time.Since(lastPrinted) >= 5*time.Second:
+			fmt.Fprintln(out, line)
+			lastPrinted = time.Now()
+		}
+		if r.Status == store.RunAwaitingApproval && last.Status != r.Status {
 			fmt.Fprintf(out, "\nthe deletion guard holds %d deactivations: decide with `starter deletions approve|reject --corp-id %s --by NAME`\n",
 				r.PendingDeletions, r.CorpID)
 		}
-		lastPhase = r.Phase
+		last = r
 	}
+}
+
+// isTerminal reports whether w is a character device (an interactive terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
 func printSummary(out io.Writer, r workflows.FullSyncResult) {

@@ -34,77 +34,61 @@ func (s *Server) lookupDept(c *call, id *int64, scoped bool) (*dept, reply, bool
 	return d, reply{}, true
 }
 
-// departmentListSub serves /topapi/v2/department/listsub: the direct children, by order.
-func (s *Server) departmentListSub(c *call) reply {
-	req := deptRequest{DeptID: new(RootDepartmentID)}
+// withDept serves a request that names one department: it decodes req, looks the
+// department up under the read lock (scoped: refused outside the app's contact scope) and
+// answers with fn.
+func (s *Server) withDept(c *call, req deptRequest, scoped bool, fn func(d *dept) reply) reply {
 	if rep, ok := c.decode(&req); !ok {
 		return rep
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	d, rep, ok := s.lookupDept(c, req.DeptID, true)
+	d, rep, ok := s.lookupDept(c, req.DeptID, scoped)
 	if !ok {
 		return rep
 	}
-	out := make([]deptListItem, len(d.children))
-	for i, ch := range d.children {
-		out[i] = deptListItem{DeptID: ch.ID, Name: ch.Name, ParentID: ch.ParentID, CreateDeptGroup: ch.CreateDeptGroup, AutoAddUser: ch.AutoAddUser}
-	}
-	return c.ok(out)
+	return fn(d)
+}
+
+// departmentListSub serves /topapi/v2/department/listsub: the direct children, by order.
+func (s *Server) departmentListSub(c *call) reply {
+	return s.withDept(c, deptRequest{DeptID: new(RootDepartmentID)}, true, func(d *dept) reply {
+		out := make([]deptListItem, len(d.children))
+		for i, ch := range d.children {
+			out[i] = deptListItem{DeptID: ch.ID, Name: ch.Name, ParentID: ch.ParentID, CreateDeptGroup: ch.CreateDeptGroup, AutoAddUser: ch.AutoAddUser}
+		}
+		return c.ok(out)
+	})
 }
 
 // departmentListSubID serves /topapi/v2/department/listsubid (not limited by scope).
 func (s *Server) departmentListSubID(c *call) reply {
-	var req deptRequest
-	if rep, ok := c.decode(&req); !ok {
-		return rep
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	d, rep, ok := s.lookupDept(c, req.DeptID, false)
-	if !ok {
-		return rep
-	}
-	ids := make([]int64, len(d.children))
-	for i, ch := range d.children {
-		ids[i] = ch.ID
-	}
-	return c.ok(struct {
-		DeptIDList []int64 `json:"dept_id_list"`
-	}{ids})
+	return s.withDept(c, deptRequest{}, false, func(d *dept) reply {
+		ids := make([]int64, len(d.children))
+		for i, ch := range d.children {
+			ids[i] = ch.ID
+		}
+		return c.ok(struct {
+			DeptIDList []int64 `json:"dept_id_list"`
+		}{ids})
+	})
 }
 
 // departmentGet serves /topapi/v2/department/get.
 func (s *Server) departmentGet(c *call) reply {
-	var req deptRequest
-	if rep, ok := c.decode(&req); !ok {
-		return rep
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	d, rep, ok := s.lookupDept(c, req.DeptID, true)
-	if !ok {
-		return rep
-	}
-	return c.ok(d.Department.clone())
+	return s.withDept(c, deptRequest{}, true, func(d *dept) reply {
+		return c.ok(d.Department.clone())
+	})
 }
 
 // departmentParents serves /topapi/v2/department/listparentbydept: the department itself,
 // then its ancestors up to the root.
 func (s *Server) departmentParents(c *call) reply {
-	var req deptRequest
-	if rep, ok := c.decode(&req); !ok {
-		return rep
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	d, rep, ok := s.lookupDept(c, req.DeptID, false)
-	if !ok {
-		return rep
-	}
-	return c.ok(struct {
-		ParentIDList []int64 `json:"parent_id_list"`
-	}{d.path()})
+	return s.withDept(c, deptRequest{}, false, func(d *dept) reply {
+		return c.ok(struct {
+			ParentIDList []int64 `json:"parent_id_list"`
+		}{d.path()})
+	})
 }
 
 // path is d's id followed by its ancestors' up to the root.

@@ -211,23 +211,15 @@ func (s *Server) userGet(c *call) reply {
 // userListID serves /topapi/user/listid: every userid directly in a department (not
 // limited by scope, not paged).
 func (s *Server) userListID(c *call) reply {
-	var req deptRequest
-	if rep, ok := c.decode(&req); !ok {
-		return rep
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	d, rep, ok := s.lookupDept(c, req.DeptID, false)
-	if !ok {
-		return rep
-	}
-	ids := make([]string, len(d.members))
-	for i, u := range d.members {
-		ids[i] = u.UserID
-	}
-	return c.ok(struct {
-		UserIDList []string `json:"userid_list"`
-	}{ids})
+	return s.withDept(c, deptRequest{}, false, func(d *dept) reply {
+		ids := make([]string, len(d.members))
+		for i, u := range d.members {
+			ids[i] = u.UserID
+		}
+		return c.ok(struct {
+			UserIDList []string `json:"userid_list"`
+		}{ids})
+	})
 }
 
 // userCount serves /topapi/user/count.

@@ -280,3 +280,64 @@ func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestMalformedAndFailingResponsesStillConverge(t *testing.T) {
+	h := newHarness(t, dingtalksim.OrgSpec{Seed: 10, Employees: 1000})
+	// One response in five is corrupted (truncated JSON, wrong types, no result) and one in
+	// twenty fails (-1, 502, 503): the client retries them, and a crawl that runs out of
+	// retries resumes from staging.
+	if err := h.sim.SetFaults("", dingtalksim.Faults{Seed: 1, MalformedRate: 0.2, ErrorRate: 0.05,
+		APIs: []string{dingtalksim.APIDepartmentListSub, dingtalksim.APIUserList}}); err != nil {
+		t.Fatal(err)
+	}
+	h.startWorker()
+	h.bind(h.appSecret)
+	res, out, code := h.syncFull()
+	if code != 0 || res.Status != "succeeded" {
+		t.Fatalf("sync under faults exited %d (%+v):\n%s", code, res, out)
+	}
+	h.assertStoreMatchesDingTalk()
+}
+
+func TestPersistentlyMalformedResponsesFailTheRunClearly(t *testing.T) {
+	h := newHarness(t, dingtalksim.OrgSpec{Seed: 11, Employees: 50})
+	if err := h.sim.SetFaults("", dingtalksim.Faults{MalformedRate: 1, APIs: []string{dingtalksim.APIUserList}}); err != nil {
+		t.Fatal(err)
+	}
+	h.startWorker()
+	h.bind(h.appSecret)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _, _ = h.syncFull()
+	}()
+	// The crawl retries (DingTalk may recover); meanwhile nothing is applied and the run
+	// says why it is stuck.
+	waitFor(t, 60*time.Second, func() bool {
+		return h.count(`SELECT count(*) FROM sync_runs WHERE phase = 'reading DingTalk'`) == 1
+	})
+	time.Sleep(3 * time.Second)
+	if n := h.count(`SELECT count(*) FROM employees`); n != 0 {
+		t.Fatalf("%d employees applied from malformed responses", n)
+	}
+	c, err := devServer.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	desc, err := c.DescribeWorkflowExecution(context.Background(), workflows.FullSyncWorkflowID(h.corpID), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failure string
+	for _, pa := range desc.GetPendingActivities() {
+		failure += pa.GetLastFailure().GetMessage()
+	}
+	if !strings.Contains(failure, "malformed response") {
+		t.Fatalf("the pending crawl's last failure does not say the response was malformed: %q", failure)
+	}
+	if err := c.TerminateWorkflow(context.Background(), workflows.FullSyncWorkflowID(h.corpID), "", "test done"); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+}
