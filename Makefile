@@ -42,7 +42,7 @@ services:
 ## dev-server: a Temporal dev server with UI on :8233 and dingsync's search attributes
 dev-server: bin/temporal
 	bin/temporal server start-dev --ip 127.0.0.1 --ui-port 8233 --db-filename .dingsync/temporal.db \
-	  --search-attribute CorpId=Keyword --search-attribute SyncKind=Keyword
+	  --search-attribute CorpId=Keyword --search-attribute SyncKind=Keyword --search-attribute BindingStatus=Keyword
 
 clean:
 	rm -rf bin .dingsync

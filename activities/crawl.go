@@ -39,7 +39,7 @@ func (a *Sync) CrawlOrg(ctx context.Context, in CrawlInput) (CrawlResult, error)
 	if activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &prior)
 	}
-	app, err := a.loadApp(ctx, in.CorpID)
+	app, err := loadApp(ctx, a.Store, a.Secrets, in.CorpID)
 	if err != nil {
 		return CrawlResult{}, temporalError(err)
 	}

@@ -45,7 +45,7 @@ func (a *Sync) StartRun(ctx context.Context, in StartRunInput) (StartRunResult, 
 	if err != nil {
 		return StartRunResult{}, temporalError(err)
 	}
-	if b.Status == "paused" || b.Status == store.BindingUnbound {
+	if b.Status == store.BindingPaused || b.Status == store.BindingUnbound {
 		return StartRunResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("corp %q is %s: resume or bind it before syncing", in.CorpID, b.Status), ErrTypeBindingInactive, nil)
 	}
@@ -55,7 +55,7 @@ func (a *Sync) StartRun(ctx context.Context, in StartRunInput) (StartRunResult, 
 	if err != nil {
 		return StartRunResult{}, temporalError(err)
 	}
-	if err := a.Store.SetBindingStatus(ctx, in.CorpID, store.BindingSyncing); err != nil {
+	if err := a.Store.SetBindingStatus(ctx, in.CorpID, store.BindingSyncing, ""); err != nil {
 		return StartRunResult{}, err
 	}
 	return StartRunResult{RunID: id}, nil
@@ -82,7 +82,7 @@ func (a *Sync) FinishRun(ctx context.Context, in FinishRunInput) error {
 		return err
 	}
 	if in.BindingStatus != "" {
-		if err := a.Store.SetBindingStatus(ctx, in.CorpID, in.BindingStatus); err != nil {
+		if err := a.Store.SetBindingStatus(ctx, in.CorpID, in.BindingStatus, in.Reason); err != nil {
 			return temporalError(err)
 		}
 	}
@@ -127,16 +127,16 @@ func (a *Sync) exportRun(run store.Run, in FinishRunInput) {
 
 // loadApp decrypts corpID's active AppSecret into the App the DingTalk client needs. Only
 // activities call it; the App never leaves the activity.
-func (a *Sync) loadApp(ctx context.Context, corpID string) (dingtalk.App, error) {
-	b, err := a.Store.GetBinding(ctx, corpID)
+func loadApp(ctx context.Context, st *store.Store, box *secretbox.Box, corpID string) (dingtalk.App, error) {
+	b, err := st.GetBinding(ctx, corpID)
 	if err != nil {
 		return dingtalk.App{}, err
 	}
-	cred, err := a.Store.ActiveCredential(ctx, corpID, store.CredentialAppSecret)
+	cred, err := st.ActiveCredential(ctx, corpID, store.CredentialAppSecret)
 	if err != nil {
 		return dingtalk.App{}, err
 	}
-	secret, err := a.Secrets.Open(cred.Ciphertext, store.SealContext(corpID, cred.Kind, cred.Version))
+	secret, err := box.Open(cred.Ciphertext, store.SealContext(corpID, cred.Kind, cred.Version))
 	if err != nil {
 		return dingtalk.App{}, err
 	}

@@ -38,7 +38,8 @@ corp=dingdemo0001 appkey=dingdemoappkey
 
 step "Temporal dev server (UI: http://127.0.0.1:8233)"
 bin/temporal server start-dev --ip 127.0.0.1 --ui-port 8233 --log-level error \
-  --search-attribute CorpId=Keyword --search-attribute SyncKind=Keyword >"$state/temporal.log" 2>&1 &
+  --search-attribute CorpId=Keyword --search-attribute SyncKind=Keyword --search-attribute BindingStatus=Keyword \
+  >"$state/temporal.log" 2>&1 &
 pids+=($!)
 wait_http http://127.0.0.1:8233 "the Temporal dev server"
 

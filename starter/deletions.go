@@ -52,11 +52,11 @@ func newDecisionCommand(env *environment, approve bool) *cobra.Command {
 				WaitForStage: client.WorkflowUpdateStageCompleted,
 			})
 			if err != nil {
-				return fmt.Errorf("%s the deletions of corp %s: %s", use, corpID, rootMessage(err))
+				return fmt.Errorf("%s the deletions of corp %s: %s", use, corpID, workflows.FailureMessage(err))
 			}
 			var msg string
 			if err := handle.Get(cmd.Context(), &msg); err != nil {
-				return fmt.Errorf("%s the deletions of corp %s: %s", use, corpID, rootMessage(err))
+				return fmt.Errorf("%s the deletions of corp %s: %s", use, corpID, workflows.FailureMessage(err))
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), msg)
 			return nil

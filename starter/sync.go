@@ -128,7 +128,7 @@ func follow(ctx context.Context, out io.Writer, st *store.Store, run client.Work
 				fmt.Fprintln(out)
 			}
 			if err != nil {
-				return res, fmt.Errorf("full sync failed: %s", rootMessage(err))
+				return res, fmt.Errorf("full sync failed: %s", workflows.FailureMessage(err))
 			}
 			return res, nil
 		case <-ctx.Done():
@@ -174,14 +174,4 @@ func printSummary(out io.Writer, r workflows.FullSyncResult) {
 		fmt.Fprintf(out, "see what failed: starter runs --run-id %d\n", r.RunID)
 	}
 	fmt.Fprintf(out, "see what changed: starter changes --run-id %d\n", r.RunID)
-}
-
-// rootMessage is the innermost application error's message: what failed and how to fix it,
-// without Temporal's wrapping.
-func rootMessage(err error) string {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return appErr.Error()
-	}
-	return err.Error()
 }

@@ -73,12 +73,14 @@ func run(ctx context.Context) error {
 
 	w := worker.New(c, cfg.TaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.FullSync)
+	w.RegisterWorkflow(workflows.Binding)
 	concurrency, err := crawlConcurrency()
 	if err != nil {
 		return err
 	}
-	w.RegisterActivity(&activities.Sync{Store: st, DingTalk: dingtalk.New(dtCfg), Secrets: box, Metrics: m,
-		CrawlConcurrency: concurrency})
+	dt := dingtalk.New(dtCfg)
+	w.RegisterActivity(&activities.Sync{Store: st, DingTalk: dt, Secrets: box, Metrics: m, CrawlConcurrency: concurrency})
+	w.RegisterActivity(&activities.Binding{Store: st, DingTalk: dt, Secrets: box})
 
 	srv, err := serveMetrics(cfg.MetricsAddr, m)
 	if err != nil {

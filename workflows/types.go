@@ -19,7 +19,13 @@ const TaskQueue = "dingsync"
 var (
 	CorpIDAttribute   = temporal.NewSearchAttributeKeyKeyword("CorpId")
 	SyncKindAttribute = temporal.NewSearchAttributeKeyKeyword("SyncKind")
+	// SearchAttributeBindingStatus holds binding/<corp>'s status (pending, active, paused, …).
+	SearchAttributeBindingStatus = temporal.NewSearchAttributeKeyKeyword("BindingStatus")
 )
+
+// SearchAttributes names every search attribute dingsync uses, with its type, as the
+// Temporal CLI's --search-attribute flag takes them.
+var SearchAttributes = []string{"CorpId=Keyword", "SyncKind=Keyword", "BindingStatus=Keyword"}
 
 // Sync kinds, as in sync_runs.kind and the SyncKind search attribute.
 const (

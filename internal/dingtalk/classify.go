@@ -16,11 +16,22 @@ import (
 // IPBanDuration is how long DingTalk bans an egress IP that went over 10,000 calls in 20 s.
 const IPBanDuration = 5 * time.Minute
 
-// codeClass is what an error code means: its kind and, for throttling, how long to wait.
+// codeClass is what an error code means: its kind, for throttling how long to wait, and a
+// hint when the code says more than its kind (see Error.Hint).
 type codeClass struct {
 	kind       Kind
 	retryAfter time.Duration
+	hint       string
 }
+
+// Hints of codes that say more than their kind.
+const (
+	hintIPWhitelist = "DingTalk refused this worker's egress IP: add it to the app's 服务器出口IP whitelist " +
+		"in the DingTalk developer console (开发管理), then re-run"
+	hintAuthCode = "the authorization code is invalid, expired or already used: ask the admin to authorize again"
+	// hintUserLogin replaces the AppKey/AppSecret hint on calls made with a user's token.
+	hintUserLogin = "the user's DingTalk login expired or was revoked: ask them to sign in again"
+)
 
 // codeClasses maps oapi errcodes and api codes (see dingtalk-api.md §4) to their meaning.
 var codeClasses = map[string]codeClass{
@@ -31,10 +42,12 @@ var codeClasses = map[string]codeClass{
 	"40014":                   {kind: KindAuth},
 	"42001":                   {kind: KindAuth},
 	"40089":                   {kind: KindAuth},
-	"60020":                   {kind: KindAuth},
+	"60020":                   {kind: KindAuth, hint: hintIPWhitelist},
 	"InvalidAuthentication":   {kind: KindAuth},
 	"invalidClientIdOrSecret": {kind: KindAuth},
-	"IpNotInWhiteList":        {kind: KindAuth},
+	"IpNotInWhiteList":        {kind: KindAuth, hint: hintIPWhitelist},
+	// The user-login code exchange (ExchangeAuthCode) refused the authorization code.
+	"InvalidAuthCode": {kind: KindInvalidRequest, hint: hintAuthCode},
 
 	"60011":                       {kind: KindPermission},
 	"43007":                       {kind: KindPermission},
@@ -43,6 +56,11 @@ var codeClasses = map[string]codeClass{
 	"60003": {kind: KindNotFound},
 	"60121": {kind: KindNotFound},
 	"33012": {kind: KindNotFound},
+
+	// 71006: a callback is already registered (RegisterCallback then updates it); 71007: no
+	// callback is registered.
+	"71006": {kind: KindInvalidRequest},
+	"71007": {kind: KindNotFound},
 
 	"50002": {kind: KindOutOfScope},
 	// 50004: "请求的部门id不在授权范围内" (department outside the authorized scope).
@@ -106,7 +124,7 @@ func tokenRejected(err error) bool {
 func codeError(api string, status int, header http.Header, code, msg, requestID string) *Error {
 	e := statusError(api, status, header)
 	if c, ok := lookupCode(code); ok {
-		e.Kind, e.RetryAfter = c.kind, 0
+		e.Kind, e.RetryAfter, e.hint = c.kind, 0, c.hint
 		if c.kind == KindThrottled {
 			e.RetryAfter = retryAfterHeader(header, c.retryAfter)
 		}

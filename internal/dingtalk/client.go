@@ -51,7 +51,15 @@ type request struct {
 	header http.Header
 	body   []byte
 	token  string // redacted from errors
-	parse  func(status int, header http.Header, body []byte) error
+	// secrets are further request values redacted from errors: an auth code, a user token,
+	// a callback token or AES key.
+	secrets []string
+	parse   func(status int, header http.Header, body []byte) error
+}
+
+// redact removes r's token and secrets, and app's secret, from s.
+func (r *request) redact(s string, app App) string {
+	return redact(s, append([]string{r.token, app.AppSecret}, r.secrets...)...)
 }
 
 // call sends the request build makes with app's access token, fetches a new token and
@@ -139,7 +147,7 @@ func (c *Client) send(ctx context.Context, app App, r *request) error {
 	hreq, err := http.NewRequestWithContext(reqCtx, r.method, r.url, bytes.NewReader(r.body))
 	if err != nil {
 		return &Error{Kind: KindInvalidRequest, API: r.api,
-			Message: redact("build request: "+err.Error(), r.token, app.AppSecret)}
+			Message: r.redact("build request: "+err.Error(), app)}
 	}
 	hreq.Header = r.header
 	counter := counterFrom(ctx)
@@ -150,7 +158,7 @@ func (c *Client) send(ctx context.Context, app App, r *request) error {
 	var e *Error
 	switch {
 	case errors.As(err, &e):
-		e.Message = redact(e.Message, r.token, app.AppSecret)
+		e.Message = r.redact(e.Message, app)
 		outcome = e.Kind.String()
 		if e.Kind == KindThrottled {
 			counter.addThrottled()

@@ -17,6 +17,8 @@ const (
 	DefaultOAPIBaseURL = "https://oapi.dingtalk.com"
 	// DefaultAPIBaseURL is the new API host.
 	DefaultAPIBaseURL = "https://api.dingtalk.com"
+	// DefaultLoginBaseURL is the host of the browser login (OAuth2 authorization) page.
+	DefaultLoginBaseURL = "https://login.dingtalk.com"
 	// DefaultSafetyFactor keeps the client at 95% of DingTalk's per-second limit.
 	DefaultSafetyFactor = 0.95
 	// DefaultIPCallsPer20s stays under DingTalk's 10,000 calls per 20 s per egress IP.
@@ -34,6 +36,8 @@ type Config struct {
 	OAPIBaseURL string
 	// APIBaseURL is the new API host (default DefaultAPIBaseURL).
 	APIBaseURL string
+	// LoginBaseURL is the host AuthorizeURL sends browsers to (default DefaultLoginBaseURL).
+	LoginBaseURL string
 	// QPS is DingTalk's limit per corp per API (default DefaultQPS; paid orgs up to 60).
 	QPS float64
 	// SafetyFactor scales QPS so client-side jitter never trips DingTalk's fixed 1-second
@@ -61,6 +65,7 @@ func DefaultConfig() Config {
 	return Config{
 		OAPIBaseURL:    DefaultOAPIBaseURL,
 		APIBaseURL:     DefaultAPIBaseURL,
+		LoginBaseURL:   DefaultLoginBaseURL,
 		QPS:            DefaultQPS,
 		SafetyFactor:   DefaultSafetyFactor,
 		IPCallsPer20s:  DefaultIPCallsPer20s,
@@ -70,8 +75,8 @@ func DefaultConfig() Config {
 }
 
 // ConfigFromEnv returns DefaultConfig overridden by DINGTALK_OAPI_BASE_URL,
-// DINGTALK_API_BASE_URL (e.g. pointing at the simulator), DINGTALK_QPS and
-// DINGTALK_IP_CALLS_PER_20S.
+// DINGTALK_API_BASE_URL, DINGTALK_LOGIN_BASE_URL (e.g. pointing at the simulator),
+// DINGTALK_QPS and DINGTALK_IP_CALLS_PER_20S.
 func ConfigFromEnv() (Config, error) {
 	cfg := DefaultConfig()
 	for _, v := range []struct {
@@ -80,6 +85,7 @@ func ConfigFromEnv() (Config, error) {
 	}{
 		{"DINGTALK_OAPI_BASE_URL", &cfg.OAPIBaseURL},
 		{"DINGTALK_API_BASE_URL", &cfg.APIBaseURL},
+		{"DINGTALK_LOGIN_BASE_URL", &cfg.LoginBaseURL},
 	} {
 		s := os.Getenv(v.name)
 		if s == "" {
@@ -116,8 +122,12 @@ func (c Config) withDefaults() Config {
 	if c.APIBaseURL == "" {
 		c.APIBaseURL = DefaultAPIBaseURL
 	}
+	if c.LoginBaseURL == "" {
+		c.LoginBaseURL = DefaultLoginBaseURL
+	}
 	c.OAPIBaseURL = strings.TrimRight(c.OAPIBaseURL, "/")
 	c.APIBaseURL = strings.TrimRight(c.APIBaseURL, "/")
+	c.LoginBaseURL = strings.TrimRight(c.LoginBaseURL, "/")
 	if !(c.QPS > 0) {
 		c.QPS = DefaultQPS
 	}

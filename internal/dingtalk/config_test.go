@@ -10,6 +10,7 @@ import (
 func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("DINGTALK_OAPI_BASE_URL", "http://127.0.0.1:8081")
 	t.Setenv("DINGTALK_API_BASE_URL", "http://127.0.0.1:8082/")
+	t.Setenv("DINGTALK_LOGIN_BASE_URL", "http://127.0.0.1:8083/")
 	t.Setenv("DINGTALK_QPS", "60")
 	cfg, err := ConfigFromEnv()
 	require.NoError(t, err)
@@ -20,6 +21,7 @@ func TestConfigFromEnv(t *testing.T) {
 
 	c := New(cfg)
 	assert.Equal(t, "http://127.0.0.1:8082", c.cfg.APIBaseURL, "trailing slash trimmed")
+	assert.Equal(t, "http://127.0.0.1:8083", c.cfg.LoginBaseURL, "trailing slash trimmed")
 	assert.NotNil(t, c.cfg.Limiter)
 }
 
@@ -30,6 +32,7 @@ func TestConfigFromEnvRejectsBadValues(t *testing.T) {
 		{"DINGTALK_QPS", "-3"},
 		{"DINGTALK_OAPI_BASE_URL", "oapi.dingtalk.com"},
 		{"DINGTALK_API_BASE_URL", "ftp://x"},
+		{"DINGTALK_LOGIN_BASE_URL", "login.dingtalk.com"},
 	} {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
 			t.Setenv(tt.name, tt.value)
@@ -44,6 +47,7 @@ func TestConfigDefaults(t *testing.T) {
 	c := New(Config{SafetyFactor: 3})
 	assert.Equal(t, DefaultOAPIBaseURL, c.cfg.OAPIBaseURL)
 	assert.Equal(t, DefaultAPIBaseURL, c.cfg.APIBaseURL)
+	assert.Equal(t, DefaultLoginBaseURL, c.cfg.LoginBaseURL)
 	assert.Equal(t, float64(DefaultQPS), c.cfg.QPS)
 	assert.Equal(t, DefaultSafetyFactor, c.cfg.SafetyFactor)
 	assert.Equal(t, DefaultRequestTimeout, c.cfg.RequestTimeout)

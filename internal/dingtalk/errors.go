@@ -113,7 +113,8 @@ type Error struct {
 	Permission string
 
 	cause     error
-	exhausted bool // the client already spent its retries on this error
+	hint      string // what ops should do, when the code says more than Kind.Hint
+	exhausted bool   // the client already spent its retries on this error
 }
 
 // Error describes the failure for logs and workflow histories.
@@ -148,8 +149,13 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying cause (e.g. context.DeadlineExceeded), if any.
 func (e *Error) Unwrap() error { return e.cause }
 
-// Hint tells ops what to do, naming the missing permission when it is known.
+// Hint tells ops what to do: specific to the error code when it says more than the kind
+// (a caller IP outside the whitelist, a used authorization code), naming the missing
+// permission when it is known.
 func (e *Error) Hint() string {
+	if e.hint != "" {
+		return e.hint
+	}
 	if e.Kind == KindPermission && e.Permission != "" {
 		return fmt.Sprintf("grant the app the API permission %s in the DingTalk developer console (权限管理), then re-run",
 			e.Permission)
@@ -166,4 +172,10 @@ func IsKind(err error, k Kind) bool {
 // invalidArgument reports a request refused locally, before anything is sent.
 func invalidArgument(api, format string, args ...any) *Error {
 	return &Error{Kind: KindInvalidRequest, API: api, Message: fmt.Sprintf(format, args...)}
+}
+
+// hasCode reports whether err is (or wraps) an *Error with DingTalk code code.
+func hasCode(err error, code string) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == code
 }

@@ -307,3 +307,38 @@ func TestRetryAfterHeaderOverridesDefaultWait(t *testing.T) {
 	assert.Equal(t, 30*time.Second, e.RetryAfter)
 	assert.Equal(t, 1, f.hitCount(APIEmpLeaveRecords), "waits over 2 s go back to the caller")
 }
+
+func TestIPWhitelistErrorsNameTheIPCause(t *testing.T) {
+	t.Run("oapi 60020", func(t *testing.T) {
+		f := newFake(t)
+		c := newTestClient(f, nil)
+		f.route(APIUserGet, func(w http.ResponseWriter, r *http.Request) {
+			oapiErr(w, 60020, "访问ip不在白名单之中,request ip=203.0.113.7 appKey(dingappkey)")
+		})
+		_, err := c.GetUser(context.Background(), testApp, "u1")
+		e := requireKind(t, err, KindAuth)
+		assert.Contains(t, e.Hint(), "服务器出口IP")
+		assert.Contains(t, e.Hint(), "egress IP")
+		assert.NotContains(t, e.Hint(), "AppKey/AppSecret")
+		assert.Equal(t, 1, f.hitCount(APIUserGet), "not retried")
+	})
+	t.Run("api IpNotInWhiteList", func(t *testing.T) {
+		f := newFake(t)
+		c := newTestClient(f, nil)
+		f.route(APIEmpLeaveRecords, func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"code": "Forbidden.AccessDenied.IpNotInWhiteList",
+				"message": "ip not in white list"})
+		})
+		_, err := c.ListLeaveRecords(context.Background(), testApp, LeaveRecordQuery{Start: time.Now()})
+		assert.Contains(t, requireKind(t, err, KindAuth).Hint(), "服务器出口IP")
+	})
+	t.Run("bad secret keeps the credentials hint", func(t *testing.T) {
+		f := newFake(t)
+		c := newTestClient(f, nil)
+		f.route(APIUserGet, func(w http.ResponseWriter, r *http.Request) { oapiErr(w, 40089, "不合法的corpid或corpsecret") })
+		_, err := c.GetUser(context.Background(), testApp, "u1")
+		e := requireKind(t, err, KindAuth)
+		assert.Contains(t, e.Hint(), "AppKey/AppSecret")
+		assert.NotContains(t, e.Hint(), "服务器出口IP")
+	})
+}

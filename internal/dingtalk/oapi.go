@@ -22,17 +22,38 @@ type oapiEnvelope struct {
 	Result    json.RawMessage `json:"result"`
 }
 
+// oapiSpec describes one legacy API call.
+type oapiSpec struct {
+	api    string
+	method string // http.MethodPost when empty
+	// topLevel says the answer's fields sit beside errcode (attendance/list, getsendprogress,
+	// the call_back APIs) instead of under `result`.
+	topLevel bool
+	// secrets are request values to redact from errors (see request.secrets).
+	secrets []string
+}
+
 // oapiCall posts params to a legacy API for app and decodes its `result` into a new T, which
 // check validates (a result that fails it is a malformed response).
 func oapiCall[T any](ctx context.Context, c *Client, app App, api string, params any,
 	check func(*T) error) (T, error) {
+	return oapiDo(ctx, c, app, oapiSpec{api: api}, params, check)
+}
+
+// oapiDo calls the legacy API spec for app, sending params (if not nil) as the JSON body,
+// and decodes its answer into a new T, which check validates.
+func oapiDo[T any](ctx context.Context, c *Client, app App, spec oapiSpec, params any,
+	check func(*T) error) (T, error) {
 	var out T
-	body, err := json.Marshal(params)
-	if err != nil {
-		return out, &Error{Kind: KindInvalidRequest, API: api, Message: "encode request: " + err.Error()}
+	var body []byte
+	if params != nil {
+		var err error
+		if body, err = json.Marshal(params); err != nil {
+			return out, &Error{Kind: KindInvalidRequest, API: spec.api, Message: "encode request: " + err.Error()}
+		}
 	}
-	err = c.call(ctx, app, func(token string) *request {
-		return c.oapiRequest(api, token, body, func(raw []byte) error {
+	err := c.call(ctx, app, func(token string) *request {
+		return c.oapiRequest(spec, token, body, func(raw []byte) error {
 			var v T
 			if err := json.Unmarshal(raw, &v); err != nil {
 				return err
@@ -47,22 +68,31 @@ func oapiCall[T any](ctx context.Context, c *Client, app App, api string, params
 	return out, err
 }
 
-// oapiRequest builds a POST to the legacy API family: token in the query, errors as HTTP 200
-// with a non-zero errcode.
-func (c *Client) oapiRequest(api, token string, body []byte, decode func([]byte) error) *request {
+// noCheck accepts any answer.
+func noCheck[T any](*T) error { return nil }
+
+// oapiRequest builds a request to the legacy API family: token in the query, errors as HTTP
+// 200 with a non-zero errcode.
+func (c *Client) oapiRequest(spec oapiSpec, token string, body []byte, decode func([]byte) error) *request {
+	header := http.Header{"Accept": {"application/json"}}
+	if body != nil {
+		header.Set("Content-Type", "application/json")
+	}
 	return &request{
-		api:    api,
-		method: http.MethodPost,
-		url:    c.cfg.OAPIBaseURL + api + "?" + url.Values{"access_token": {token}}.Encode(),
-		header: http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}},
-		body:   body,
-		token:  token,
-		parse:  oapiParser(api, decode),
+		api:     spec.api,
+		method:  cmp.Or(spec.method, http.MethodPost),
+		url:     c.cfg.OAPIBaseURL + spec.api + "?" + url.Values{"access_token": {token}}.Encode(),
+		header:  header,
+		body:    body,
+		token:   token,
+		secrets: spec.secrets,
+		parse:   oapiParser(spec.api, spec.topLevel, decode),
 	}
 }
 
-// oapiParser classifies a legacy response and decodes the `result` of a successful one.
-func oapiParser(api string, decode func([]byte) error) func(int, http.Header, []byte) error {
+// oapiParser classifies a legacy response and decodes a successful one: its `result`, or the
+// whole body if topLevel.
+func oapiParser(api string, topLevel bool, decode func([]byte) error) func(int, http.Header, []byte) error {
 	return func(status int, header http.Header, body []byte) error {
 		if isIPBan(status, header, body) {
 			return ipBanError(api, status)
@@ -88,6 +118,12 @@ func oapiParser(api string, decode func([]byte) error) func(int, http.Header, []
 		}
 		if status >= 300 {
 			return statusError(api, status, header)
+		}
+		if topLevel {
+			if err := decode(body); err != nil {
+				return malformed(api, status, err)
+			}
+			return nil
 		}
 		if len(env.Result) == 0 || string(env.Result) == "null" {
 			return malformed(api, status, errors.New("no result"))

@@ -144,6 +144,19 @@ const (
 	APIUserListSimple    = "/topapi/user/listsimple"
 	APIUserCount         = "/topapi/user/count"
 	APIEmpLeaveRecords   = "/v1.0/contact/empLeaveRecords"
+
+	APIUserAccessToken  = "/v1.0/oauth2/userAccessToken"
+	APICurrentUser      = "/v1.0/contact/users/me"
+	APIUserGetByUnionID = "/topapi/user/getbyunionid"
+
+	APICallbackRegister = "/call_back/register_call_back"
+	APICallbackUpdate   = "/call_back/update_call_back"
+	APICallbackGet      = "/call_back/get_call_back"
+	APICallbackDelete   = "/call_back/delete_call_back"
+
+	APIMessageSendProgress = "/topapi/message/corpconversation/getsendprogress"
+	APIAttendanceList      = "/attendance/list"
+	APIApprovalInstanceIDs = "/v1.0/workflow/processes/instanceIds/query"
 )
 
 // DefaultQPS is DingTalk's standard-edition limit per app per API.

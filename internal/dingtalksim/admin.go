@@ -17,8 +17,11 @@ import (
 //	POST   /_sim/orgs                       body {"corpId", "spec": OrgSpec} generates an org, or
 //	                                        {"corpId", "org": Org} loads one; 201 {"corpId","departments","users","leavers"}
 //	POST   /_sim/apps                       body App (corpId, appKey, appSecret, permissions,
-//	                                        deniedDepartments); 201 {"corpId","appKey"}
+//	                                        deniedDepartments, allowedIps); 201 {"corpId","appKey"}
 //	PUT    /_sim/apps/{appKey}/secret       body {"appSecret"}: rotates the secret; 204
+//	PUT    /_sim/apps/{appKey}/whitelist    body {"allowedIps":[IP or CIDR...]} ([]: any IP); 204
+//	PUT    /_sim/oauth/consent              body {"appKey","userId"}: who logs in to the app on
+//	                                        /oauth2/auth ("" userId: nobody); 204
 //	POST   /_sim/tokens/revoke              body {"appKey"}: revokes its tokens; 204
 //	GET    /_sim/truth?corpId=              200 Org (the ground truth)
 //	GET    /_sim/calls?corpId=              200 {"corpId","calls":{api:n},"outcomes":{api:{outcome:n}}}
@@ -62,6 +65,8 @@ func (s *Server) adminHandler() http.Handler {
 	handle("POST /_sim/orgs", s.adminLoadOrg)
 	handle("POST /_sim/apps", s.adminAddApp)
 	handle("PUT /_sim/apps/{appKey}/secret", s.adminSetSecret)
+	handle("PUT /_sim/apps/{appKey}/whitelist", s.adminSetWhitelist)
+	handle("PUT /_sim/oauth/consent", s.adminSetConsent)
 	handle("POST /_sim/tokens/revoke", s.adminRevoke)
 	handle("GET /_sim/truth", s.adminTruth)
 	handle("GET /_sim/calls", s.adminCalls)

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
 )
 
-// Permission names an app can hold. Only the first three gate endpoints so far.
+// Permission names an app can hold. Each gates its endpoints (PermUserSensitive gates
+// fields); an app's Permissions can leave out any of them.
 const (
 	// PermDepartmentRead allows the department endpoints.
 	PermDepartmentRead = "qyapi_get_department_list"
@@ -21,12 +23,13 @@ const (
 	// PermUserSensitive adds mobile, email, org_email, work_place, remark and extension
 	// to user results.
 	PermUserSensitive = "Contact.User.mobile"
-	// PermMessageSend allows sending work notifications.
+	// PermMessageSend allows work notifications (getsendprogress).
 	PermMessageSend = "qyapi_message_corpconversation"
-	// PermAttendanceRead allows reading attendance records.
+	// PermAttendanceRead allows reading attendance records (attendance/list).
 	PermAttendanceRead = "qyapi_attendance_read"
-	// PermApprovalRead allows reading approval instances.
-	PermApprovalRead = "qyapi_processinstance_read"
+	// PermApprovalRead allows reading approval instances (processes/instanceIds/query); it
+	// is the scope a refusal names in requiredScopes.
+	PermApprovalRead = "qyapi_process_read"
 )
 
 // AllPermissions lists every permission; an App with nil Permissions holds them all.
@@ -43,6 +46,10 @@ type App struct {
 	// naming them (listsub, department/get, user/list, user/listsimple) get 50002, and so
 	// does user/get for a user all of whose departments are denied.
 	DeniedDepartments []int64 `json:"deniedDepartments,omitempty"`
+	// AllowedIPs is the server IP whitelist, IPs or CIDRs; empty allows every IP. Calls
+	// for the app from elsewhere get 60020 or HTTP 403 IpNotInWhiteList, token requests
+	// included (the browser login page excepted).
+	AllowedIPs []string `json:"allowedIps,omitempty"`
 }
 
 // String names the app without its secret.
@@ -51,13 +58,15 @@ func (a App) String() string { return fmt.Sprintf("app %s of corp %s", a.AppKey,
 // GoString keeps %#v from printing the secret.
 func (a App) GoString() string { return a.String() }
 
-// appState is a registered app. Everything but AppSecret and current is immutable once
-// registered (AddApp replaces the whole appState), so requests read it without locks.
+// appState is a registered app. Everything but AppSecret, the whitelist (AllowedIPs and
+// allowed) and current is immutable once registered (AddApp replaces the whole appState),
+// so requests read it without locks; those three are guarded by authStore.mu.
 type appState struct {
 	App
 	perms   map[string]bool // nil: all
 	denied  map[int64]bool
-	current *token // the token gettoken hands out while it is valid
+	allowed []netip.Prefix // empty: every IP
+	current *token         // the token gettoken hands out while it is valid
 }
 
 func (a *appState) can(perm string) bool { return a.perms == nil || a.perms[perm] }
@@ -82,16 +91,22 @@ type token struct {
 	expires time.Time
 }
 
-// authStore holds apps and tokens.
+// authStore holds apps, their tokens and the OAuth login state. User access tokens live
+// apart from app tokens: neither is accepted where the other is expected.
 type authStore struct {
-	mu     sync.RWMutex
-	ttl    time.Duration
-	apps   map[string]*appState
-	tokens map[string]*token
+	mu            sync.RWMutex
+	ttl           time.Duration
+	apps          map[string]*appState
+	tokens        map[string]*token
+	consent       map[string]string // appKey → the userid who logs in
+	codes         map[string]grant  // auth codes
+	userTokens    map[string]grant  // user access tokens
+	refreshTokens map[string]grant
 }
 
 func newAuthStore(ttl time.Duration) *authStore {
-	return &authStore{ttl: ttl, apps: map[string]*appState{}, tokens: map[string]*token{}}
+	return &authStore{ttl: ttl, apps: map[string]*appState{}, tokens: map[string]*token{}, consent: map[string]string{},
+		codes: map[string]grant{}, userTokens: map[string]grant{}, refreshTokens: map[string]grant{}}
 }
 
 // AddApp registers app with its corp, which must have an org, or replaces the app of the
@@ -100,14 +115,19 @@ func (s *Server) AddApp(app App) error {
 	if app.AppKey == "" || app.AppSecret == "" {
 		return fmt.Errorf("%w: appKey and appSecret are required", ErrInvalid)
 	}
+	allowed, err := parseAllowedIPs(app.AllowedIPs)
+	if err != nil {
+		return err
+	}
 	s.mu.RLock()
 	_, ok := s.corps[app.CorpID]
 	s.mu.RUnlock()
 	if !ok {
 		return fmt.Errorf("%w: corp %q has no org: load or generate one first", ErrNotFound, app.CorpID)
 	}
-	st := &appState{App: app}
+	st := &appState{App: app, allowed: allowed}
 	st.Permissions = slices.Clone(app.Permissions)
+	st.AllowedIPs = slices.Clone(app.AllowedIPs)
 	st.DeniedDepartments = slices.Clone(app.DeniedDepartments)
 	if app.Permissions != nil {
 		st.perms = map[string]bool{}
@@ -171,26 +191,36 @@ func (a *authStore) revoke(appKey string) {
 	}
 }
 
-// issue returns appKey's token, creating one when there is none or it expired; a valid
-// token is returned again with its life extended, as DingTalk documents for internal apps.
-// It returns nil and an error code when the credentials are wrong.
-func (a *authStore) issue(appKey, secret string, now time.Time) (*token, int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+// login checks an app's credentials and the caller's IP; a.mu is held. It returns the
+// app, or nil and CodeBadAppKey, CodeBadSecret or CodeIPNotAllowed.
+func (a *authStore) login(appKey, secret, ip string) (*appState, int) {
 	app := a.apps[appKey]
 	switch {
 	case app == nil:
 		return nil, CodeBadAppKey
 	case app.AppSecret != secret:
 		return nil, CodeBadSecret
+	case !app.allows(ip):
+		return nil, CodeIPNotAllowed
+	}
+	return app, CodeOK
+}
+
+// issue returns appKey's token, creating one when there is none or it expired; a valid
+// token is returned again with its life extended, as DingTalk documents for internal apps.
+// It returns nil and an error code (see login) when the call may not have one.
+func (a *authStore) issue(appKey, secret, ip string, now time.Time) (*token, int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	app, code := a.login(appKey, secret, ip)
+	if code != CodeOK {
+		return nil, code
 	}
 	if t := app.current; t != nil && now.Before(t.expires) {
 		t.expires = now.Add(a.ttl)
 		return t, CodeOK
 	}
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	t := &token{value: hex.EncodeToString(b[:]), app: app, expires: now.Add(a.ttl)}
+	t := &token{value: newSecret(), app: app, expires: now.Add(a.ttl)}
 	a.tokens[t.value] = t // expired ones stay, so that they answer 42001 rather than 40014
 	app.current = t
 	return t, CodeOK
@@ -198,29 +228,41 @@ func (a *authStore) issue(appKey, secret string, now time.Time) (*token, int) {
 
 func (a *authStore) ttlSeconds() int64 { return int64(math.Ceil(a.ttl.Seconds())) }
 
+// newSecret is a fresh random token or code.
+func newSecret() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
 // corpOf finds the corp a call is for, without judging it: from the token, or for token
-// endpoints from the app key. Unknown gives "".
+// and login endpoints from the app key. Unknown gives "".
 func (a *authStore) corpOf(c *call) string {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	var app *appState
-	switch c.route.path {
-	case APIGetToken:
-		app = a.apps[c.r.URL.Query().Get("appkey")]
-	case APIAccessToken:
-		var req accessTokenRequest
-		if json.Unmarshal(c.body, &req) == nil {
-			app = a.apps[req.AppKey]
-		}
-	default:
-		if t := a.tokens[c.accessToken()]; t != nil {
-			app = t.app
-		}
-	}
+	app, _, _ := a.holder(c)
 	if app == nil {
 		return ""
 	}
 	return app.CorpID
+}
+
+// holder finds the app a call is for, when its token expires and, for a user token, the
+// user, without judging them; a.mu is held.
+func (a *authStore) holder(c *call) (app *appState, expires time.Time, userID string) {
+	switch c.route.auth {
+	case authNone:
+		return a.apps[c.route.appKey(c)], expires, ""
+	case authUser:
+		if g, ok := a.userTokens[c.accessToken()]; ok {
+			return a.apps[g.appKey], g.expires, g.userID
+		}
+	default:
+		if t := a.tokens[c.accessToken()]; t != nil {
+			return t.app, t.expires, ""
+		}
+	}
+	return nil, expires, ""
 }
 
 // accessToken is the token the call presents, where its API family puts it.
@@ -231,22 +273,26 @@ func (c *call) accessToken() string {
 	return c.r.URL.Query().Get(oapiTokenParam)
 }
 
-// authenticate checks the call's token and sets c.app.
+// authenticate checks the call's token (an app or a user token, as the route takes) and
+// the caller's IP, and sets c.app.
 func (a *authStore) authenticate(c *call) (reply, bool) {
 	v := c.accessToken()
 	a.mu.RLock()
-	t := a.tokens[v]
-	valid := t != nil && c.now.Before(t.expires) // issue extends expires under a.mu
+	app, expires, userID := a.holder(c) // issue extends expires under a.mu
+	valid := app != nil && c.now.Before(expires)
+	allowed := valid && app.allows(c.ip)
 	a.mu.RUnlock()
 	switch {
-	case valid:
-		c.app = t.app
+	case allowed:
+		c.app, c.userID = app, userID
 		return reply{}, true
+	case valid:
+		return c.ipDenied(), false
 	case c.route.family == newAPI:
 		return c.apiFail(http.StatusBadRequest, APICodeInvalidToken, "不合法的access_token", OutcomeAuth), false
 	case v == "":
 		return c.fail(CodeMissingToken, "缺少access_token参数", OutcomeAuth), false
-	case t == nil:
+	case app == nil:
 		return c.fail(CodeInvalidToken, "不合法的access_token", OutcomeAuth), false
 	}
 	return c.fail(CodeTokenExpired, "access_token超时", OutcomeAuth), false
@@ -255,8 +301,10 @@ func (a *authStore) authenticate(c *call) (reply, bool) {
 // getToken serves GET /gettoken?appkey=&appsecret= (legacy).
 func (s *Server) getToken(c *call) reply {
 	q := c.r.URL.Query()
-	t, code := s.auth.issue(q.Get("appkey"), q.Get("appsecret"), c.now)
+	t, code := s.auth.issue(q.Get("appkey"), q.Get("appsecret"), c.ip, c.now)
 	switch code {
+	case CodeIPNotAllowed:
+		return c.ipDenied()
 	case CodeBadAppKey:
 		return reply{status: http.StatusOK, outcome: OutcomeAuth,
 			body: legacyTokenBody{ErrCode: code, ErrMsg: "不合法的corpid或corpsecret"}}
@@ -294,8 +342,12 @@ func (s *Server) accessToken(c *call) reply {
 	if err := json.Unmarshal(c.body, &req); err != nil {
 		return c.apiFail(http.StatusBadRequest, APICodeInvalidParam, "body is not valid JSON", OutcomeInvalid)
 	}
-	t, code := s.auth.issue(req.AppKey, req.AppSecret, c.now)
-	if code != CodeOK {
+	t, code := s.auth.issue(req.AppKey, req.AppSecret, c.ip, c.now)
+	switch code {
+	case CodeOK:
+	case CodeIPNotAllowed:
+		return c.ipDenied()
+	default:
 		return c.apiFail(http.StatusBadRequest, APICodeBadCredentials, "无效的clientId或者clientSecret", OutcomeAuth)
 	}
 	return c.ok(accessTokenBody{AccessToken: t.value, ExpireIn: s.auth.ttlSeconds()})

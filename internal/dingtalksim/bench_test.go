@@ -19,7 +19,7 @@ func BenchmarkUserList(b *testing.B) {
 	if err := s.AddApp(App{CorpID: testCorp, AppKey: testKey, AppSecret: testSecret}); err != nil {
 		b.Fatal(err)
 	}
-	tok, _ := s.auth.issue(testKey, testSecret, time.Now())
+	tok, _ := s.auth.issue(testKey, testSecret, "", time.Now())
 	truth := s.Truth(testCorp)
 	dept := biggestDept(truth)
 	body := `{"dept_id":` + strconv.FormatInt(dept, 10) + `,"cursor":0,"size":100}`

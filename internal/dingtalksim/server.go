@@ -11,6 +11,7 @@
 package dingtalksim
 
 import (
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -36,6 +37,18 @@ const (
 	APIUserListSimple      = "/topapi/user/listsimple"
 	APIUserCount           = "/topapi/user/count"
 	APIEmpLeaveRecords     = "/v1.0/contact/empLeaveRecords"
+	APIUserByUnionID       = "/topapi/user/getbyunionid"
+	// APIOAuthAuthorize is login.dingtalk.com's browser login page, served on the same host.
+	APIOAuthAuthorize      = "/oauth2/auth"
+	APIUserAccessToken     = "/v1.0/oauth2/userAccessToken"
+	APIUsersMe             = "/v1.0/contact/users/me"
+	APICallbackRegister    = "/call_back/register_call_back"
+	APICallbackUpdate      = "/call_back/update_call_back"
+	APICallbackGet         = "/call_back/get_call_back"
+	APICallbackDelete      = "/call_back/delete_call_back"
+	APIMessageSendProgress = "/topapi/message/corpconversation/getsendprogress"
+	APIAttendanceList      = "/attendance/list"
+	APIApprovalInstanceIDs = "/v1.0/workflow/processes/instanceIds/query"
 )
 
 const (
@@ -87,10 +100,11 @@ type Server struct {
 	mutMu sync.Mutex // serializes mutations, so events and hooks keep their order
 	hooks []func(Event)
 
-	auth     *authStore
-	limits   *limiter
-	faults   *faultInjector
-	counters *counters
+	auth      *authStore
+	callbacks *callbackStore
+	limits    *limiter
+	faults    *faultInjector
+	counters  *counters
 }
 
 // New returns a Server with no corps and no apps.
@@ -105,14 +119,15 @@ func New(opts Options) *Server {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		clock:    opts.Clock,
-		logger:   opts.Logger,
-		routes:   routes(),
-		corps:    map[string]*corp{},
-		auth:     newAuthStore(opts.TokenTTL),
-		limits:   newLimiter(opts.Limits),
-		faults:   newFaultInjector(),
-		counters: newCounters(),
+		clock:     opts.Clock,
+		logger:    opts.Logger,
+		routes:    routes(),
+		corps:     map[string]*corp{},
+		auth:      newAuthStore(opts.TokenTTL),
+		callbacks: &callbackStore{m: map[string]CallbackRegistration{}},
+		limits:    newLimiter(opts.Limits),
+		faults:    newFaultInjector(),
+		counters:  newCounters(),
 	}
 	s.admin = s.adminHandler()
 	return s
@@ -182,14 +197,14 @@ func (s *Server) serve(c *call) reply {
 		return rep
 	}
 	rep := s.dispatch(c)
-	if f.malformed && rep.outcome == OutcomeOK {
+	if f.malformed && rep.outcome == OutcomeOK && c.route.family != web {
 		rep = malform(rep, f.kind)
 	}
 	return rep
 }
 
 func (s *Server) dispatch(c *call) reply {
-	if c.route.token {
+	if c.route.auth == authNone {
 		return c.route.handle(s, c)
 	}
 	if rep, ok := s.auth.authenticate(c); !ok {
@@ -198,7 +213,7 @@ func (s *Server) dispatch(c *call) reply {
 	if s.faults.takeThrottle(c.corpID, c.route.path) || !s.limits.allowQPS(c.app.AppKey, c.route.path, c.now) {
 		return c.throttled()
 	}
-	if !c.app.can(c.route.perm) {
+	if c.route.perm != "" && !c.app.can(c.route.perm) {
 		return c.noPermission()
 	}
 	return c.route.handle(s, c)
@@ -214,6 +229,7 @@ type call struct {
 	body   []byte
 	corpID string    // best effort until authenticated: for counters and faults
 	app    *appState // set by authenticate
+	userID string    // set by authenticate for a user access token
 }
 
 func (s *Server) newCall(r *http.Request, rt *route) *call {
@@ -238,8 +254,18 @@ func (s *Server) orgOf(c *call) *corp {
 type family int
 
 const (
-	oapi family = iota
-	newAPI
+	oapi   family = iota
+	newAPI        // errors are HTTP statuses with a JSON code
+	web           // browser pages: errors are HTML
+)
+
+// authKind is what a route takes as credentials.
+type authKind int
+
+const (
+	authApp  authKind = iota // an app access token
+	authUser                 // a user access token from the OAuth code exchange
+	authNone                 // token and login endpoints: credentials in the request, no QPS limit
 )
 
 // route is one served API.
@@ -247,15 +273,21 @@ type route struct {
 	path   string
 	method string
 	family family
-	perm   string // permission the app needs
-	token  bool   // a token endpoint: no access token needed, exempt from QPS limits
+	auth   authKind
+	perm   string // permission the app needs ("": none)
+	denied string // errmsg when the app lacks perm ("": the generic one)
+	// appKey names the app an authNone call is for, to count and fault it per corp.
+	appKey func(*call) string
 	handle func(*Server, *call) reply
 }
 
 func routes() map[string]*route {
 	list := []*route{
-		{path: APIGetToken, method: http.MethodGet, family: oapi, token: true, handle: (*Server).getToken},
-		{path: APIAccessToken, method: http.MethodPost, family: newAPI, token: true, handle: (*Server).accessToken},
+		{path: APIGetToken, method: http.MethodGet, auth: authNone, appKey: queryParam("appkey"), handle: (*Server).getToken},
+		{path: APIAccessToken, method: http.MethodPost, family: newAPI, auth: authNone, appKey: bodyField(func(r accessTokenRequest) string { return r.AppKey }), handle: (*Server).accessToken},
+		{path: APIOAuthAuthorize, method: http.MethodGet, family: web, auth: authNone, appKey: queryParam("client_id"), handle: (*Server).oauthAuthorize},
+		{path: APIUserAccessToken, method: http.MethodPost, family: newAPI, auth: authNone, appKey: bodyField(func(r userTokenRequest) string { return r.ClientID }), handle: (*Server).userAccessToken},
+		{path: APIUsersMe, method: http.MethodGet, family: newAPI, auth: authUser, handle: (*Server).usersMe},
 		{path: APIDepartmentListSub, method: http.MethodPost, perm: PermDepartmentRead, handle: (*Server).departmentListSub},
 		{path: APIDepartmentListSubID, method: http.MethodPost, perm: PermDepartmentRead, handle: (*Server).departmentListSubID},
 		{path: APIDepartmentGet, method: http.MethodPost, perm: PermDepartmentRead, handle: (*Server).departmentGet},
@@ -267,10 +299,32 @@ func routes() map[string]*route {
 		{path: APIUserListSimple, method: http.MethodPost, perm: PermUserRead, handle: (*Server).userListSimple},
 		{path: APIUserCount, method: http.MethodPost, perm: PermUserRead, handle: (*Server).userCount},
 		{path: APIEmpLeaveRecords, method: http.MethodGet, family: newAPI, perm: PermUserRead, handle: (*Server).empLeaveRecords},
+		{path: APIUserByUnionID, method: http.MethodPost, perm: PermUserRead, handle: (*Server).userByUnionID},
+		{path: APICallbackRegister, method: http.MethodPost, handle: (*Server).registerCallback},
+		{path: APICallbackUpdate, method: http.MethodPost, handle: (*Server).updateCallback},
+		{path: APICallbackGet, method: http.MethodGet, handle: (*Server).getCallback},
+		{path: APICallbackDelete, method: http.MethodPost, handle: (*Server).deleteCallback},
+		{path: APIMessageSendProgress, method: http.MethodPost, perm: PermMessageSend, denied: "no permission to send work notifications", handle: (*Server).sendProgress},
+		{path: APIAttendanceList, method: http.MethodPost, perm: PermAttendanceRead, handle: (*Server).attendanceList},
+		{path: APIApprovalInstanceIDs, method: http.MethodPost, family: newAPI, perm: PermApprovalRead, handle: (*Server).approvalInstanceIDs},
 	}
 	m := make(map[string]*route, len(list))
 	for _, r := range list {
 		m[r.path] = r
 	}
 	return m
+}
+
+// queryParam reads the app key of an authNone call from a query parameter.
+func queryParam(name string) func(*call) string {
+	return func(c *call) string { return c.r.URL.Query().Get(name) }
+}
+
+// bodyField reads the app key of an authNone call from its JSON body.
+func bodyField[T any](field func(T) string) func(*call) string {
+	return func(c *call) string {
+		var req T
+		_ = json.Unmarshal(c.body, &req)
+		return field(req)
+	}
 }

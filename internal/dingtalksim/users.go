@@ -244,3 +244,29 @@ func (s *Server) userCount(c *call) reply {
 		Count int `json:"count"`
 	}{n})
 }
+
+// userByUnionID serves /topapi/user/getbyunionid: the userid of the corp's user with a
+// unionid (contact_type 0: an employee), 60121 when there is none (or they left). It
+// scans the users: logins are rare.
+func (s *Server) userByUnionID(c *call) reply {
+	var req struct {
+		UnionID string `json:"unionid"`
+	}
+	if rep, ok := c.decode(&req); !ok {
+		return rep
+	}
+	if req.UnionID == "" {
+		return c.invalid("unionid is required")
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, u := range s.orgOf(c).users {
+		if u.UnionID == req.UnionID {
+			return c.ok(struct {
+				ContactType int    `json:"contact_type"`
+				UserID      string `json:"userid"`
+			}{0, u.UserID})
+		}
+	}
+	return c.fail(CodeUserNotFound, "找不到该用户", OutcomeNotFound)
+}

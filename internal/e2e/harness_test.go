@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dingsync/dingsync/internal/dingtalksim"
+	"github.com/dingsync/dingsync/internal/secretbox"
 	"github.com/dingsync/dingsync/internal/store"
 	"github.com/dingsync/dingsync/internal/testenv"
 	"github.com/dingsync/dingsync/workflows"
@@ -134,14 +135,37 @@ func (h *harness) mustStarter(stdin string, args ...string) string {
 	return out
 }
 
-// bind binds the corp with the given AppSecret, read from a file as ops do.
+// bind stores the corp's binding and AppSecret directly (as `starter bind` does, without
+// starting the binding workflow), for tests of syncing itself.
 func (h *harness) bind(secret string) {
+	h.t.Helper()
+	key, _ := base64.StdEncoding.DecodeString(h.secretKey)
+	box, err := secretbox.New(key)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := h.st.Bind(context.Background(), store.BindInput{CorpID: h.corpID, AppKey: h.appKey, Actor: "test",
+		SealSecret: func(sc string) ([]byte, error) { return box.Seal(secret, sc) }}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// secretFile writes secret to a file, as ops hand it to `starter bind`.
+func (h *harness) secretFile(secret string) string {
 	h.t.Helper()
 	path := filepath.Join(h.t.TempDir(), "secret")
 	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
 		h.t.Fatal(err)
 	}
-	h.mustStarter("", "bind", "--corp-id", h.corpID, "--app-key", h.appKey, "--app-secret-file", path)
+	return path
+}
+
+// bindCLI runs `starter bind` (which starts and follows the binding workflow) for the corp.
+func (h *harness) bindCLI(secret string, extra ...string) (string, int) {
+	h.t.Helper()
+	args := append([]string{"bind", "--corp-id", h.corpID, "--app-key", h.appKey, "--agent-id", "4242",
+		"--app-secret-file", h.secretFile(secret), "--actor", "alice"}, extra...)
+	return h.starter("", args...)
 }
 
 // syncFull runs `starter sync full --wait --json` and decodes the result.

@@ -259,9 +259,14 @@ func lockRunForApply(ctx context.Context, tx *sqlx.Tx, runID int64) (lockedRun, 
 	if !r.Applied && r.Status != RunRunning && r.Status != RunAwaitingApproval {
 		return r, fmt.Errorf("sync run %d is %s: %w", runID, r.Status, ErrRunFinished)
 	}
-	// One apply per corp at a time: full and incremental syncs must not interleave.
-	_, err = tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('dingsync-apply:' || $1))`, r.CorpID)
-	return r, err
+	return r, lockCorpWrites(ctx, tx, r.CorpID)
+}
+
+// lockCorpWrites serialises everything that rewrites a corp's HR rows (full and incremental
+// applies, snapshot restores) until the transaction ends.
+func lockCorpWrites(ctx context.Context, tx *sqlx.Tx, corpID string) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('dingsync-apply:' || $1))`, corpID)
+	return err
 }
 
 func applyLocked(ctx context.Context, tx *sqlx.Tx, runID int64, corpID string, policy DeletionPolicy) (ApplyResult, error) {

@@ -12,20 +12,28 @@ import (
 
 // Binding is one corp's binding to a DingTalk app.
 type Binding struct {
-	CorpID               string        `db:"corp_id"`
-	AppType              string        `db:"app_type"`
-	AgentID              sql.NullInt64 `db:"agent_id"`
-	AppKey               string        `db:"app_key"`
-	Status               string        `db:"status"`
-	DeletionGuardPercent int           `db:"deletion_guard_percent"`
-	DeletionGuardMax     int           `db:"deletion_guard_max"`
-	CreatedAt            time.Time     `db:"created_at"`
-	UpdatedAt            time.Time     `db:"updated_at"`
+	CorpID               string         `db:"corp_id"`
+	AppType              string         `db:"app_type"`
+	AgentID              sql.NullInt64  `db:"agent_id"`
+	AppKey               string         `db:"app_key"`
+	Status               string         `db:"status"`
+	DeletionGuardPercent int            `db:"deletion_guard_percent"`
+	DeletionGuardMax     int            `db:"deletion_guard_max"`
+	CallbackURL          sql.NullString `db:"callback_url"`
+	Permissions          PermissionList `db:"permissions"`
+	VerifiedAt           sql.NullTime   `db:"verified_at"`
+	StatusReason         sql.NullString `db:"status_reason"`
+	AuthorizedBy         sql.NullString `db:"authorized_by"`
+	AuthorizedAt         sql.NullTime   `db:"authorized_at"`
+	CreatedAt            time.Time      `db:"created_at"`
+	UpdatedAt            time.Time      `db:"updated_at"`
 }
 
 // BindingStatus values (DESIGN.md, data model).
 const (
 	BindingPending            = "pending"
+	BindingAuthorized         = "authorized"
+	BindingPaused             = "paused"
 	BindingActive             = "active"
 	BindingSyncing            = "syncing"
 	BindingQuarantined        = "quarantined"
@@ -42,7 +50,8 @@ func UnknownCorpError(corpID string) error {
 }
 
 const getBindingSQL = `SELECT corp_id, app_type, agent_id, app_key, status, deletion_guard_percent,
-	deletion_guard_max, created_at, updated_at FROM bindings WHERE corp_id = $1`
+	deletion_guard_max, callback_url, permissions, verified_at, status_reason, authorized_by, authorized_at,
+	created_at, updated_at FROM bindings WHERE corp_id = $1`
 
 // GetBinding returns the binding of corpID, or an error wrapping ErrUnknownCorp.
 func (s *Store) GetBinding(ctx context.Context, corpID string) (Binding, error) {
@@ -59,6 +68,8 @@ type BindInput struct {
 	CorpID  string
 	AppKey  string
 	AgentID int64
+	// CallbackURL is where DingTalk pushes contact events ("" = events not configured).
+	CallbackURL string
 	// SealSecret encrypts the AppSecret for the given seal context (see SealContext); the
 	// store never sees plaintext.
 	SealSecret func(sealContext string) ([]byte, error)
@@ -70,10 +81,12 @@ var ErrAppKeyConflict = errors.New("corp is bound to another AppKey")
 
 const lockBindingSQL = `SELECT app_key, status FROM bindings WHERE corp_id = $1 FOR UPDATE`
 
-const insertBindingSQL = `INSERT INTO bindings (corp_id, app_key, agent_id) VALUES ($1, $2, NULLIF($3, 0))`
+const insertBindingSQL = `INSERT INTO bindings (corp_id, app_key, agent_id, callback_url)
+	VALUES ($1, $2, NULLIF($3, 0), NULLIF($4, ''))`
 
-const rebindSQL = `UPDATE bindings SET app_key = $2, agent_id = NULLIF($3, 0), status = 'pending',
-	updated_at = now() WHERE corp_id = $1`
+const rebindSQL = `UPDATE bindings SET app_key = $2, agent_id = NULLIF($3, 0), callback_url = NULLIF($4, ''),
+	status = CASE WHEN status IN ('unbound', 'credentials_invalid') THEN 'pending' ELSE status END,
+	status_reason = NULL, updated_at = now() WHERE corp_id = $1`
 
 // Bind records corpID's binding and stores AppSecret as the active credential. Binding the
 // same corp and AppKey again replaces the secret (a new version); another AppKey is refused
@@ -87,7 +100,7 @@ func (s *Store) Bind(ctx context.Context, in BindInput) (version int, err error)
 		err := tx.GetContext(ctx, &existing, lockBindingSQL, in.CorpID)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			if _, err := tx.ExecContext(ctx, insertBindingSQL, in.CorpID, in.AppKey, in.AgentID); err != nil {
+			if _, err := tx.ExecContext(ctx, insertBindingSQL, in.CorpID, in.AppKey, in.AgentID, in.CallbackURL); err != nil {
 				return err
 			}
 		case err != nil:
@@ -95,7 +108,7 @@ func (s *Store) Bind(ctx context.Context, in BindInput) (version int, err error)
 		case existing.AppKey != in.AppKey && existing.Status != BindingUnbound:
 			return fmt.Errorf("corp %q: %w %q; unbind it first (`starter unbind --corp-id %s`) if the company really moved to a new app", in.CorpID, ErrAppKeyConflict, existing.AppKey, in.CorpID)
 		default:
-			if _, err := tx.ExecContext(ctx, rebindSQL, in.CorpID, in.AppKey, in.AgentID); err != nil {
+			if _, err := tx.ExecContext(ctx, rebindSQL, in.CorpID, in.AppKey, in.AgentID, in.CallbackURL); err != nil {
 				return err
 			}
 		}
@@ -108,11 +121,12 @@ func (s *Store) Bind(ctx context.Context, in BindInput) (version int, err error)
 	return version, err
 }
 
-const setBindingStatusSQL = `UPDATE bindings SET status = $2, updated_at = now() WHERE corp_id = $1`
+const setBindingStatusSQL = `UPDATE bindings SET status = $2, status_reason = NULLIF($3, ''), updated_at = now()
+	WHERE corp_id = $1`
 
-// SetBindingStatus moves corpID's binding to status.
-func (s *Store) SetBindingStatus(ctx context.Context, corpID, status string) error {
-	res, err := s.db.ExecContext(ctx, setBindingStatusSQL, corpID, status)
+// SetBindingStatus moves corpID's binding to status, saying why (reason may be empty).
+func (s *Store) SetBindingStatus(ctx context.Context, corpID, status, reason string) error {
+	res, err := s.db.ExecContext(ctx, setBindingStatusSQL, corpID, status, reason)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+
+	"github.com/dingsync/dingsync/workflows"
 )
 
 // DevServer is a Temporal dev server (the Temporal CLI's `server start-dev`, built into bin/ by
@@ -39,8 +41,10 @@ func StartDevServer(ui bool) (*DevServer, error) {
 	s := &DevServer{Address: fmt.Sprintf("127.0.0.1:%d", ports[0]), UIPort: ports[2]}
 	args := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", fmt.Sprint(ports[0]),
 		"--http-port", fmt.Sprint(ports[1]), "--log-level", "error",
-		"--search-attribute", "CorpId=Keyword", "--search-attribute", "SyncKind=Keyword",
 		"--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true"}
+	for _, sa := range workflows.SearchAttributes {
+		args = append(args, "--search-attribute", sa)
+	}
 	if ui {
 		args = append(args, "--ui-port", fmt.Sprint(ports[2]))
 	} else {
