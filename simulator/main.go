@@ -34,8 +34,19 @@ the new API (/v1.0/...) on one address. Point DINGTALK_OAPI_BASE_URL and
 DINGTALK_API_BASE_URL at the printed URL. The first line on stdout is always
 "listening on http://HOST:PORT" (use --addr 127.0.0.1:0 to pick a free port).
 
+It also serves the OAuth login (GET /oauth2/auth, which logs in the consenting user at
+once, POST /v1.0/oauth2/userAccessToken, GET /v1.0/contact/users/me,
+/topapi/user/getbyunionid), callback registration (/call_back/*) and the permission
+probes (getsendprogress, /attendance/list, /v1.0/workflow/processes/instanceIds/query).
+
 The admin API under /_sim/ adds corps and apps, mutates the org, injects faults, changes
 limits and reads the ground truth and call counters; see internal/dingtalksim/README.md.
+Among its routes:
+  POST /_sim/apps                     {"corpId","appKey","appSecret","permissions","allowedIps",...}
+  PUT  /_sim/apps/{appKey}/secret     {"appSecret"}
+  PUT  /_sim/apps/{appKey}/whitelist  {"allowedIps":["10.0.0.0/8","192.0.2.7"]} ([] allows any IP)
+  PUT  /_sim/oauth/consent            {"appKey","userId"}: the user who logs in on /oauth2/auth
+  PUT  /_sim/faults, GET|PUT /_sim/limits, GET /_sim/calls, GET /_sim/truth, GET /_sim/events
 It has no authentication: bind to a loopback or private address only.
 
 The app secret is read from a file or stdin and never printed.

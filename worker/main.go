@@ -2,7 +2,7 @@
 // workflow and activity on the "dingsync" task queue and serves Prometheus metrics on /metrics.
 //
 // Environment: DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DINGSYNC_SECRET_KEY,
-// DINGSYNC_METRICS_ADDR, DINGSYNC_TASK_QUEUE, DINGSYNC_CRAWL_CONCURRENCY, DINGTALK_OAPI_BASE_URL,
+// DINGSYNC_METRICS_ADDR, DINGSYNC_HTTP_ADDR, DINGSYNC_PUBLIC_URL, DINGSYNC_TASK_QUEUE, DINGSYNC_CRAWL_CONCURRENCY, DINGTALK_OAPI_BASE_URL,
 // DINGTALK_API_BASE_URL, DINGTALK_QPS, DINGTALK_IP_CALLS_PER_20S.
 package main
 
@@ -26,6 +26,7 @@ import (
 	"github.com/dingsync/dingsync/activities"
 	"github.com/dingsync/dingsync/internal/config"
 	"github.com/dingsync/dingsync/internal/dingtalk"
+	"github.com/dingsync/dingsync/internal/httpapi"
 	"github.com/dingsync/dingsync/internal/metrics"
 	"github.com/dingsync/dingsync/internal/secretbox"
 	"github.com/dingsync/dingsync/internal/store"
@@ -74,6 +75,7 @@ func run(ctx context.Context) error {
 	w := worker.New(c, cfg.TaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.FullSync)
 	w.RegisterWorkflow(workflows.Binding)
+	w.RegisterWorkflow(workflows.Authorize)
 	concurrency, err := crawlConcurrency()
 	if err != nil {
 		return err
@@ -82,27 +84,35 @@ func run(ctx context.Context) error {
 	w.RegisterActivity(&activities.Sync{Store: st, DingTalk: dt, Secrets: box, Metrics: m, CrawlConcurrency: concurrency})
 	w.RegisterActivity(&activities.Binding{Store: st, DingTalk: dt, Secrets: box})
 
-	srv, err := serveMetrics(cfg.MetricsAddr, m)
+	metricsMux := http.NewServeMux()
+	metricsMux.Handle("/metrics", m.Handler())
+	metricsSrv, err := serve(cfg.MetricsAddr, "DINGSYNC_METRICS_ADDR", metricsMux)
 	if err != nil {
 		return err
 	}
-	defer srv.Shutdown(context.Background())
+	defer metricsSrv.Shutdown(context.Background())
+	public := http.NewServeMux()
+	public.Handle(httpapi.OAuthCallbackPath, &httpapi.OAuthCallback{Store: st, Secrets: box, Temporal: c})
+	publicSrv, err := serve(cfg.HTTPAddr, "DINGSYNC_HTTP_ADDR", public)
+	if err != nil {
+		return err
+	}
+	defer publicSrv.Shutdown(context.Background())
 	slog.Info("worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress,
-		"metrics", "http://"+cfg.MetricsAddr+"/metrics")
+		"metrics", "http://"+cfg.MetricsAddr+"/metrics", "oauth_redirect", cfg.PublicURL+httpapi.OAuthCallbackPath)
 	return w.Run(stopOn(ctx))
 }
 
-func serveMetrics(addr string, m *metrics.Metrics) (*http.Server, error) {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", m.Handler())
+// serve listens on addr (named by the environment variable envName in errors) and serves mux.
+func serve(addr, envName string, mux *http.ServeMux) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("serve metrics on %s (%w): set DINGSYNC_METRICS_ADDR to a free address", addr, err)
+		return nil, fmt.Errorf("listen on %s (%w): set %s to a free address", addr, err, envName)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			slog.Error("metrics server stopped", "error", err)
+			slog.Error("http server stopped", "addr", addr, "error", err)
 		}
 	}()
 	return srv, nil

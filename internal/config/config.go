@@ -4,6 +4,7 @@ package config
 
 import (
 	"os"
+	"strings"
 
 	"github.com/dingsync/dingsync/internal/store"
 	"github.com/dingsync/dingsync/workflows"
@@ -16,17 +17,22 @@ type Config struct {
 	TemporalNamespace string // TEMPORAL_NAMESPACE
 	MetricsAddr       string // DINGSYNC_METRICS_ADDR: where the worker serves /metrics
 	TaskQueue         string // DINGSYNC_TASK_QUEUE: the task queue workers poll and workflows start on
+	HTTPAddr          string // DINGSYNC_HTTP_ADDR: where the worker serves its public endpoints
+	PublicURL         string // DINGSYNC_PUBLIC_URL: how DingTalk and browsers reach HTTPAddr
 }
 
 // FromEnv reads Config from the environment.
 func FromEnv() Config {
-	return Config{
+	c := Config{
 		DatabaseURL:       env("DATABASE_URL", store.DefaultURL),
 		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
 		MetricsAddr:       env("DINGSYNC_METRICS_ADDR", "127.0.0.1:9464"),
 		TaskQueue:         env("DINGSYNC_TASK_QUEUE", workflows.TaskQueue),
+		HTTPAddr:          env("DINGSYNC_HTTP_ADDR", "127.0.0.1:8088"),
 	}
+	c.PublicURL = strings.TrimRight(env("DINGSYNC_PUBLIC_URL", "http://"+c.HTTPAddr), "/")
+	return c
 }
 
 func env(key, fallback string) string {

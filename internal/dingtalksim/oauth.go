@@ -84,7 +84,7 @@ func (s *Server) oauthAuthorize(c *call) reply {
 	a.mu.Lock()
 	a.codes[code] = grant{appKey: app.AppKey, userID: userID, expires: c.now.Add(authCodeTTL)}
 	a.mu.Unlock()
-	if false {
+	if target.RawQuery != "" {
 		target.RawQuery += "&"
 	}
 	target.RawQuery += url.Values{"authCode": {code}, "state": {state}}.Encode()

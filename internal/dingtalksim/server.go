@@ -7,7 +7,10 @@
 // once, each with its org and its apps. It enforces the documented limits (20 QPS per app
 // per API, the per-IP ban), issues and expires tokens, injects faults on demand, counts
 // calls, and exposes an admin API under /_sim/ to generate orgs, mutate them (every
-// mutation is recorded as a contact change event) and read the ground truth.
+// mutation is recorded as a contact change event) and read the ground truth. Beyond the
+// contact APIs it serves the OAuth user login, callback registration, per-app IP
+// whitelists and the endpoints that probe the message, attendance and approval
+// permissions.
 package dingtalksim
 
 import (

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -34,6 +35,7 @@ type harness struct {
 	appKey    string
 	appSecret string
 	taskQueue string
+	httpAddr  string // the worker's public endpoints (OAuth redirect)
 	qps       int
 	workers   []*testenv.Process
 }
@@ -56,6 +58,11 @@ func newHarness(t *testing.T, spec dingtalksim.OrgSpec) *harness {
 	if err := h.sim.AddApp(dingtalksim.App{CorpID: h.corpID, AppKey: h.appKey, AppSecret: h.appSecret}); err != nil {
 		t.Fatal(err)
 	}
+	ports, err := testenv.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.httpAddr = fmt.Sprintf("127.0.0.1:%d", ports[0])
 	srv := httptest.NewServer(h.sim)
 	t.Cleanup(srv.Close)
 	h.simURL = srv.URL
@@ -95,6 +102,7 @@ func (h *harness) env(extra ...string) []string {
 	}
 	return append([]string{"DATABASE_URL=" + h.dbURL, "TEMPORAL_ADDRESS=" + devServer.Address,
 		"DINGSYNC_SECRET_KEY=" + h.secretKey, "DINGTALK_OAPI_BASE_URL=" + h.simURL, "DINGTALK_API_BASE_URL=" + h.simURL,
+		"DINGTALK_LOGIN_BASE_URL=" + h.simURL, "DINGSYNC_HTTP_ADDR=" + h.httpAddr,
 		fmt.Sprintf("DINGSYNC_METRICS_ADDR=127.0.0.1:%d", port[0]), "DINGSYNC_TASK_QUEUE=" + h.taskQueue}, extra...)
 }
 
@@ -102,7 +110,18 @@ func (h *harness) env(extra ...string) []string {
 func (h *harness) startWorker(extra ...string) *testenv.Process {
 	w := testenv.StartProcess(h.t, binaries.Worker, h.env(extra...))
 	h.workers = append(h.workers, w)
-	return w
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := net.Dial("tcp", h.httpAddr)
+		if err == nil {
+			conn.Close()
+			return w
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("the worker does not listen on %s:\n%s", h.httpAddr, w.Output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // starter runs the ops CLI and returns its output and exit code.
