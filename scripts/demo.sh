@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make demo: a whole dingsync on this machine, on the embedded defaults. It starts a Temporal
 # dev server (UI on :8233), the DingTalk simulator with a 2,000-employee org, and a worker;
-# binds the corp, runs a full sync, changes the org in the simulator, syncs again and shows
-# the audit trail. Everything it started stops when it ends (or on Ctrl-C).
+# binds the corp (verification, permissions, snapshot, initial full sync), changes the org in
+# the simulator, syncs again and shows the audit trail and the binding's status. Everything
+# it started stops when it ends (or on Ctrl-C).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,7 +34,7 @@ export DINGSYNC_SECRET_KEY=$(cat .dingsync/secret.key)
 
 export TEMPORAL_ADDRESS=127.0.0.1:7233
 export DINGTALK_OAPI_BASE_URL=http://127.0.0.1:18080 DINGTALK_API_BASE_URL=http://127.0.0.1:18080
-export DINGSYNC_METRICS_ADDR=127.0.0.1:9464
+export DINGSYNC_METRICS_ADDR=127.0.0.1:9464 DINGSYNC_HTTP_ADDR=127.0.0.1:8088 DINGTALK_LOGIN_BASE_URL=http://127.0.0.1:18080
 corp=dingdemo0001 appkey=dingdemoappkey
 
 step "Temporal dev server (UI: http://127.0.0.1:8233)"
@@ -54,11 +55,9 @@ bin/worker >"$state/worker.log" 2>&1 &
 pids+=($!)
 wait_http "http://$DINGSYNC_METRICS_ADDR/metrics" "the worker"
 
-step "bind the corp: starter bind --corp-id $corp --app-key $appkey --app-secret-file ..."
-bin/starter bind --corp-id $corp --app-key $appkey --app-secret-file "$state/app-secret" --actor demo
-
-step "first full sync: starter sync full --corp-id $corp --wait"
-bin/starter sync full --corp-id $corp --wait
+step "bind the corp: verify, check every permission, snapshot, initial full sync"
+echo "starter bind --corp-id $corp --app-key $appkey --agent-id 1001 --app-secret-file ..."
+bin/starter bind --corp-id $corp --app-key $appkey --agent-id 1001 --app-secret-file "$state/app-secret" --actor demo
 
 step "meanwhile in DingTalk: a department is renamed and an employee leaves"
 dept=$(curl -fsS "http://127.0.0.1:18080/_sim/truth?corpId=$corp" | python3 -c 'import json,sys; t=json.load(sys.stdin); print([d for d in t["departments"] if d["dept_id"]!=1][0]["dept_id"])')
@@ -67,7 +66,7 @@ curl -fsS -X PATCH "http://127.0.0.1:18080/_sim/departments/$dept?corpId=$corp" 
 curl -fsS -X DELETE "http://127.0.0.1:18080/_sim/users/$user?corpId=$corp" >/dev/null
 echo "renamed department $dept, removed user $user"
 
-step "second full sync: only the differences are written"
+step "full sync again: only the differences are written"
 bin/starter sync full --corp-id $corp --wait
 
 step "the sync log: starter runs --corp-id $corp"
@@ -75,6 +74,9 @@ bin/starter runs --corp-id $corp
 
 step "the audit trail of the second run: starter changes --run-id 2"
 bin/starter changes --run-id 2
+
+step "the binding: starter status --corp-id $corp"
+bin/starter status --corp-id $corp
 
 cat <<MSG
 
