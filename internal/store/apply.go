@@ -24,6 +24,10 @@ const (
 	// DeletionsSkipped applies creates and updates but deactivates nothing (an operator
 	// rejected the deletions).
 	DeletionsSkipped DeletionPolicy = "skipped"
+	// DeletionsListed is for incremental runs, which read only what events named: nothing is
+	// taken for vanished; only the records staged as deleted (leavers, removed departments)
+	// are deactivated.
+	DeletionsListed DeletionPolicy = "listed"
 )
 
 // ApplyResult counts what one apply changed.
@@ -146,12 +150,12 @@ const insertMembershipsSQL = `INSERT INTO employee_departments (corp_id, userid,
 	SELECT $2, s.userid, s.dept_id, s.dept_order, s.is_leader
 	FROM staging_users s JOIN apply_changed_users c USING (userid) WHERE s.run_id = $1`
 
-const deactivateEmployeesSQL = `WITH gone AS (
+// deactivateEmployeesSQL soft-deletes the corp's active employees that match which, with
+// their memberships, writing a change per employee.
+func deactivateEmployeesSQL(which string) string {
+	return `WITH gone AS (
 	  UPDATE employees e SET status = 'left', left_at = now(), last_run_id = $1, updated_at = now()
-	  WHERE e.corp_id = $2 AND e.status = 'active'
-	    AND NOT EXISTS (SELECT 1 FROM apply_employees s WHERE s.userid = e.userid)
-	    AND NOT EXISTS (SELECT 1 FROM employee_departments ed JOIN apply_protected p USING (dept_id)
-	                                     WHERE ed.corp_id = e.corp_id AND ed.userid = e.userid)
+	  WHERE e.corp_id = $2 AND e.status = 'active' AND ` + which + `
 	  RETURNING e.userid, e.attrs),
 	mem AS (
 	  DELETE FROM employee_departments ed USING gone WHERE ed.corp_id = $2 AND ed.userid = gone.userid),
@@ -160,18 +164,34 @@ const deactivateEmployeesSQL = `WITH gone AS (
 	  SELECT $1, $2, 'employee', userid, 'deactivate', '{status}', attrs, NULL FROM gone
 	  RETURNING 1)
 	SELECT count(*) FROM ch`
+}
 
-const removeDepartmentsSQL = `WITH gone AS (
+// removeDepartmentsSQL soft-deletes the corp's active departments that match which.
+func removeDepartmentsSQL(which string) string {
+	return `WITH gone AS (
 	  UPDATE departments d SET status = 'removed', removed_at = now(), last_run_id = $1, updated_at = now()
-	  WHERE d.corp_id = $2 AND d.status = 'active'
-	    AND NOT EXISTS (SELECT 1 FROM apply_departments s WHERE s.dept_id = d.dept_id)
-	    AND NOT EXISTS (SELECT 1 FROM apply_protected p WHERE p.dept_id = d.dept_id)
+	  WHERE d.corp_id = $2 AND d.status = 'active' AND ` + which + `
 	  RETURNING d.dept_id, d.attrs),
 	ch AS (
 	  INSERT INTO sync_changes (run_id, corp_id, entity, record_id, op, changed_fields, before, after)
 	  SELECT $1, $2, 'department', dept_id::text, 'deactivate', '{status}', attrs, NULL FROM gone
 	  RETURNING 1)
 	SELECT count(*) FROM ch`
+}
+
+var (
+	// A full run deactivates what it did not see, except under departments it could not read.
+	deactivateVanishedEmployeesSQL = deactivateEmployeesSQL(`NOT EXISTS (SELECT 1 FROM apply_employees s WHERE s.userid = e.userid)
+	    AND NOT EXISTS (SELECT 1 FROM employee_departments ed JOIN apply_protected p USING (dept_id)
+	                    WHERE ed.corp_id = e.corp_id AND ed.userid = e.userid)`)
+	removeVanishedDepartmentsSQL = removeDepartmentsSQL(`NOT EXISTS (SELECT 1 FROM apply_departments s WHERE s.dept_id = d.dept_id)
+	    AND NOT EXISTS (SELECT 1 FROM apply_protected p WHERE p.dept_id = d.dept_id)`)
+	// An incremental run deactivates only what its events named.
+	deactivateListedEmployeesSQL = deactivateEmployeesSQL(`EXISTS (SELECT 1 FROM staging_deletions x
+	    WHERE x.run_id = $1 AND x.entity = 'employee' AND x.record_id = e.userid)`)
+	removeListedDepartmentsSQL = removeDepartmentsSQL(`EXISTS (SELECT 1 FROM staging_deletions x
+	    WHERE x.run_id = $1 AND x.entity = 'department' AND x.record_id = d.dept_id::text)`)
+)
 
 const recordAppliedSQL = `UPDATE sync_runs SET applied_at = now(), phase = 'applied',
 	employees_seen = $2, departments_seen = $3, created = $4, updated = $5, deactivated = $6,
@@ -282,10 +302,10 @@ func applyLocked(ctx context.Context, tx *sqlx.Tx, runID int64, corpID string, p
 	if err := tx.GetContext(ctx, &res.DepartmentsSeen, `SELECT count(*) FROM apply_departments`); err != nil {
 		return res, err
 	}
-	if err := tx.QueryRowxContext(ctx, countVanishedSQL, corpID).Scan(&res.PendingDeletions, &res.ActiveBeforeApply); err != nil {
-		return res, err
-	}
 	if policy == DeletionsGuarded {
+		if err := tx.QueryRowxContext(ctx, countVanishedSQL, corpID).Scan(&res.PendingDeletions, &res.ActiveBeforeApply); err != nil {
+			return res, err
+		}
 		guard, err := loadDeletionGuard(ctx, tx, corpID)
 		if err != nil {
 			return res, err
@@ -307,15 +327,19 @@ func applyLocked(ctx context.Context, tx *sqlx.Tx, runID int64, corpID string, p
 	if _, err := tx.ExecContext(ctx, insertMembershipsSQL, runID, corpID); err != nil {
 		return res, fmt.Errorf("apply memberships: %w", err)
 	}
+	deactivate, remove := deactivateVanishedEmployeesSQL, removeVanishedDepartmentsSQL
+	if policy == DeletionsListed {
+		deactivate, remove = deactivateListedEmployeesSQL, removeListedDepartmentsSQL
+	}
 	if policy != DeletionsSkipped {
-		if err := tx.GetContext(ctx, &res.Deactivated, deactivateEmployeesSQL, runID, corpID); err != nil {
-			return res, fmt.Errorf("deactivate vanished employees: %w", err)
+		if err := tx.GetContext(ctx, &res.Deactivated, deactivate, runID, corpID); err != nil {
+			return res, fmt.Errorf("deactivate employees: %w", err)
 		}
-		if err := tx.GetContext(ctx, &res.DepartmentsRemoved, removeDepartmentsSQL, runID, corpID); err != nil {
-			return res, fmt.Errorf("remove vanished departments: %w", err)
+		if err := tx.GetContext(ctx, &res.DepartmentsRemoved, remove, runID, corpID); err != nil {
+			return res, fmt.Errorf("remove departments: %w", err)
 		}
 	}
-	res.PendingDeletions -= res.Deactivated
+	res.PendingDeletions = max(0, res.PendingDeletions-res.Deactivated)
 	if err := tx.GetContext(ctx, &res.RecordErrors, `SELECT count(*) FROM sync_errors WHERE run_id = $1`, runID); err != nil {
 		return res, err
 	}

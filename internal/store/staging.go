@@ -35,11 +35,20 @@ type StageBatch struct {
 	Users          []StagedUser
 	UsersListed    []int64
 	Errors         []RecordError
+	// Deletions are records an incremental run learned were deleted (a leaver, a removed
+	// department); only DeletionsListed applies them.
+	Deletions []Deletion
+}
+
+// Deletion names one record to deactivate.
+type Deletion struct {
+	Entity   string // "employee" or "department"
+	RecordID string
 }
 
 // Empty reports whether the batch holds nothing to write.
 func (b StageBatch) Empty() bool {
-	return len(b.Departments)+len(b.ChildrenListed)+len(b.Users)+len(b.UsersListed)+len(b.Errors) == 0
+	return len(b.Departments)+len(b.ChildrenListed)+len(b.Users)+len(b.UsersListed)+len(b.Errors)+len(b.Deletions) == 0
 }
 
 const markChildrenListedSQL = `UPDATE staging_departments SET children_listed = true
@@ -68,6 +77,12 @@ func (s *Store) Stage(ctx context.Context, runID int64, corpID string, b StageBa
 		}
 		if len(b.UsersListed) > 0 {
 			if _, err := tx.ExecContext(ctx, markUsersListedSQL, runID, pq.Array(b.UsersListed)); err != nil {
+				return err
+			}
+		}
+		for _, d := range b.Deletions {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO staging_deletions (run_id, entity, record_id) VALUES ($1, $2, $3)
+				ON CONFLICT DO NOTHING`, runID, d.Entity, d.RecordID); err != nil {
 				return err
 			}
 		}
@@ -173,8 +188,10 @@ func (s *Store) DropStaging(ctx context.Context, runID int64) error {
 }
 
 func dropStaging(ctx context.Context, db sqlx.ExecerContext, runID int64) error {
-	if _, err := db.ExecContext(ctx, `DELETE FROM staging_users WHERE run_id = $1`, runID); err != nil {
-		return err
+	for _, table := range []string{"staging_users", "staging_deletions"} {
+		if _, err := db.ExecContext(ctx, `DELETE FROM `+table+` WHERE run_id = $1`, runID); err != nil {
+			return err
+		}
 	}
 	_, err := db.ExecContext(ctx, `DELETE FROM staging_departments WHERE run_id = $1`, runID)
 	return err

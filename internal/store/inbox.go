@@ -1,0 +1,87 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// InboxEvent is one accepted DingTalk event.
+type InboxEvent struct {
+	CorpID     string         `db:"corp_id"`
+	EventID    string         `db:"event_id"`
+	Seq        int64          `db:"seq"`
+	Type       string         `db:"event_type"`
+	EventTime  sql.NullTime   `db:"event_time"`
+	UserIDs    pq.StringArray `db:"user_ids"`
+	DeptIDs    pq.Int64Array  `db:"dept_ids"`
+	Source     string         `db:"source"`
+	Status     string         `db:"status"`
+	ReceivedAt time.Time      `db:"received_at"`
+}
+
+const insertEventSQL = `INSERT INTO inbox_events (corp_id, event_id, event_type, event_time, user_ids, dept_ids, source)
+	VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (corp_id, event_id) DO NOTHING`
+
+// InsertEvent stores an accepted event; a duplicate (same event id) is dropped and reported
+// with inserted=false.
+func (s *Store) InsertEvent(ctx context.Context, e InboxEvent) (inserted bool, err error) {
+	res, err := s.db.ExecContext(ctx, insertEventSQL, e.CorpID, e.EventID, e.Type, e.EventTime, e.UserIDs, e.DeptIDs, e.Source)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+const eventColumns = `corp_id, event_id, seq, event_type, event_time, user_ids, dept_ids, source, status, received_at`
+
+// PendingEventIDs returns up to limit of the corp's pending events' ids, in arrival order.
+func (s *Store) PendingEventIDs(ctx context.Context, corpID string, limit int) ([]string, error) {
+	ids := []string{}
+	err := s.db.SelectContext(ctx, &ids, `SELECT event_id FROM inbox_events
+		WHERE corp_id = $1 AND status = 'pending' ORDER BY seq LIMIT $2`, corpID, limit)
+	return ids, err
+}
+
+// EventsByID returns the named events of a corp, in arrival order.
+func (s *Store) EventsByID(ctx context.Context, corpID string, ids []string) ([]InboxEvent, error) {
+	events := []InboxEvent{}
+	err := s.db.SelectContext(ctx, &events, `SELECT `+eventColumns+` FROM inbox_events
+		WHERE corp_id = $1 AND event_id = ANY($2) ORDER BY seq`, corpID, pq.Array(ids))
+	return events, err
+}
+
+// MarkEventsApplied records that a run applied the named events.
+func (s *Store) MarkEventsApplied(ctx context.Context, corpID string, ids []string, runID int64) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE inbox_events SET status = 'applied', applied_at = now(), run_id = $3
+		WHERE corp_id = $1 AND event_id = ANY($2) AND status = 'pending'`, corpID, pq.Array(ids), runID)
+	return err
+}
+
+// CorpsWithPendingEvents names the corps whose oldest pending event arrived before olderThan:
+// their incremental workflow missed a signal (Temporal was down) and must be woken.
+func (s *Store) CorpsWithPendingEvents(ctx context.Context, olderThan time.Time) ([]string, error) {
+	corps := []string{}
+	err := s.db.SelectContext(ctx, &corps, `SELECT DISTINCT corp_id FROM inbox_events
+		WHERE status = 'pending' AND received_at < $1`, olderThan)
+	return corps, err
+}
+
+// InboxBacklog counts pending events over all corps.
+func (s *Store) InboxBacklog(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM inbox_events WHERE status = 'pending'`)
+	return n, err
+}
+
+// FullSyncRunning reports whether a full sync of the corp is between start and apply, so
+// incremental batches wait rather than apply state the full sync would then overwrite.
+func (s *Store) FullSyncRunning(ctx context.Context, corpID string) (bool, error) {
+	var n int
+	err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM sync_runs WHERE corp_id = $1 AND kind = 'full'
+		AND status IN ('running', 'awaiting_approval') AND applied_at IS NULL`, corpID)
+	return n > 0, err
+}
