@@ -38,8 +38,8 @@ type StartRunResult struct {
 	RunID int64
 }
 
-// StartRun records the run in sync_runs (idempotent per workflow execution) and marks the
-// binding as syncing. A paused or unbound corp is refused.
+// StartRun records the run in sync_runs (idempotent per workflow execution) and, for a full
+// sync, marks the binding as syncing. A paused or unbound corp is refused.
 func (a *Sync) StartRun(ctx context.Context, in StartRunInput) (StartRunResult, error) {
 	b, err := a.Store.GetBinding(ctx, in.CorpID)
 	if err != nil {
@@ -55,8 +55,10 @@ func (a *Sync) StartRun(ctx context.Context, in StartRunInput) (StartRunResult, 
 	if err != nil {
 		return StartRunResult{}, temporalError(err)
 	}
-	if err := a.Store.SetBindingStatus(ctx, in.CorpID, store.BindingSyncing, ""); err != nil {
-		return StartRunResult{}, err
+	if in.Kind == "full" {
+		if err := a.Store.SetBindingStatus(ctx, in.CorpID, store.BindingSyncing, ""); err != nil {
+			return StartRunResult{}, err
+		}
 	}
 	return StartRunResult{RunID: id}, nil
 }

@@ -76,6 +76,8 @@ func run(ctx context.Context) error {
 	w.RegisterWorkflow(workflows.FullSync)
 	w.RegisterWorkflow(workflows.Binding)
 	w.RegisterWorkflow(workflows.Authorize)
+	w.RegisterWorkflow(workflows.IncrementalSync)
+	w.RegisterWorkflow(workflows.IncrementalBatch)
 	concurrency, err := crawlConcurrency()
 	if err != nil {
 		return err
@@ -83,6 +85,7 @@ func run(ctx context.Context) error {
 	dt := dingtalk.New(dtCfg)
 	w.RegisterActivity(&activities.Sync{Store: st, DingTalk: dt, Secrets: box, Metrics: m, CrawlConcurrency: concurrency})
 	w.RegisterActivity(&activities.Binding{Store: st, DingTalk: dt, Secrets: box})
+	w.RegisterActivity(&activities.Incremental{Store: st, DingTalk: dt, Secrets: box, Metrics: m})
 
 	metricsMux := http.NewServeMux()
 	metricsMux.Handle("/metrics", m.Handler())
@@ -93,6 +96,9 @@ func run(ctx context.Context) error {
 	defer metricsSrv.Shutdown(context.Background())
 	public := http.NewServeMux()
 	public.Handle(httpapi.OAuthCallbackPath, &httpapi.OAuthCallback{Store: st, Secrets: box, Temporal: c})
+	waker := &httpapi.IncrementalWaker{Client: c, TaskQueue: cfg.TaskQueue}
+	public.Handle(httpapi.CallbackPathPrefix, &httpapi.CallbackReceiver{Store: st, Secrets: box, Waker: waker, Metrics: m})
+	go (&httpapi.Sweeper{Store: st, Waker: waker, Metrics: m}).Run(ctx)
 	publicSrv, err := serve(cfg.HTTPAddr, "DINGSYNC_HTTP_ADDR", public)
 	if err != nil {
 		return err

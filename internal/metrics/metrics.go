@@ -31,6 +31,12 @@ type Metrics struct {
 	DingTalkRequests *prometheus.CounterVec
 	// DingTalkLatency observes DingTalk API request latency by API path.
 	DingTalkLatency *prometheus.HistogramVec
+	// SyncLag observes the time from a DingTalk event to its change being in the HR store.
+	SyncLag prometheus.Histogram
+	// Callbacks counts DingTalk event callbacks by outcome (accepted, duplicate, bad_signature, …).
+	Callbacks *prometheus.CounterVec
+	// InboxBacklog is the number of accepted events not yet applied.
+	InboxBacklog prometheus.Gauge
 }
 
 // New builds the collectors in a fresh registry, with Go and process collectors.
@@ -62,9 +68,19 @@ func New() *Metrics {
 			Name: "dingsync_dingtalk_request_duration_seconds", Help: "DingTalk API request latency.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
 		}, []string{"api"}),
+		SyncLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "dingsync_sync_lag_seconds", Help: "Time from a DingTalk event to its change being applied to the HR store.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300},
+		}),
+		Callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dingsync_callbacks_total", Help: "DingTalk event callbacks by outcome.",
+		}, []string{"outcome"}),
+		InboxBacklog: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dingsync_inbox_backlog", Help: "Accepted DingTalk events not yet applied.",
+		}),
 	}
 	reg.MustRegister(m.RunsTotal, m.RunDuration, m.LastSuccess, m.RecordsChanged, m.Failures,
-		m.DingTalkRequests, m.DingTalkLatency)
+		m.DingTalkRequests, m.DingTalkLatency, m.SyncLag, m.Callbacks, m.InboxBacklog)
 	return m
 }
 

@@ -209,3 +209,40 @@ func TestUnreadableDepartmentProtectsItsSubtree(t *testing.T) {
 		t.Fatalf("apply = %+v, want nothing removed under the unreadable department and 1 record error", res)
 	}
 }
+
+func TestIncrementalApplyTouchesOnlyWhatEventsNamed(t *testing.T) {
+	ctx := context.Background()
+	st := testenv.NewStore(t)
+	bindCorp(t, st)
+	o := newOrg(30)
+	run1 := startRun(t, st, "r1")
+	o.stage(t, st, run1, nil)
+	if _, err := st.Apply(ctx, run1, store.DeletionsGuarded); err != nil {
+		t.Fatal(err)
+	}
+	// An event batch re-read one user (new title) and learned another left.
+	changed := o.users[3]
+	changed.User.Title = "总监"
+	run2, err := st.StartRun(ctx, store.StartRunInput{CorpID: "corp1", Kind: "incremental", Trigger: "events",
+		WorkflowID: "incbatch/1", TemporalRunID: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := store.StageBatch{Users: []store.StagedUser{changed},
+		Deletions: []store.Deletion{{Entity: "employee", RecordID: o.users[4].User.UserID}}}
+	if err := st.Stage(ctx, run2, "corp1", batch); err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.Apply(ctx, run2, store.DeletionsListed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Updated != 1 || res.Deactivated != 1 || res.NeedsApproval {
+		t.Fatalf("incremental apply = %+v, want 1 updated and 1 deactivated (the other 28 untouched)", res)
+	}
+	var active int
+	_ = st.DB().Get(&active, `SELECT count(*) FROM employees WHERE status = 'active'`)
+	if active != 29 {
+		t.Fatalf("%d active employees, want 29", active)
+	}
+}

@@ -1,0 +1,145 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/dingsync/dingsync/activities"
+	"github.com/dingsync/dingsync/internal/store"
+)
+
+// KindIncremental is the SyncKind of incremental syncs (and sync_runs.kind).
+const KindIncremental = "incremental"
+
+// IncrementalWorkflowID is the id of corpID's incremental sync.
+func IncrementalWorkflowID(corpID string) string { return "incsync/" + corpID }
+
+// SignalEventsArrived wakes a corp's incremental sync: events wait in the inbox.
+const SignalEventsArrived = "events-arrived"
+
+// Incremental sync tuning.
+const (
+	batchWindow          = 100 * time.Millisecond // wait after a wake for more events to batch
+	maxBatchEvents       = 500
+	continueAsNewEvents  = 5000
+	fullSyncPollInterval = 2 * time.Second
+)
+
+// IncrementalInput starts (or continues) a corp's incremental sync.
+type IncrementalInput struct {
+	CorpID string
+	// Applied counts events applied since the last continue-as-new.
+	Applied int
+}
+
+// IncrementalSync applies a corp's DingTalk events. The receiver stores each event in the
+// inbox and signals this workflow; it batches what is pending (by size or a short window)
+// and runs each batch as a child workflow whose input is its event ids, one at a time, so
+// events for a user apply in order and a failed batch can be reset from the UI. While a full
+// sync of the corp runs, events wait and apply after it.
+func IncrementalSync(ctx workflow.Context, in IncrementalInput) error {
+	if in.CorpID == "" {
+		return temporal.NewNonRetryableApplicationError("incremental sync needs a corp id", ErrTypeInvalidInput, nil)
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, CorpIDAttribute.ValueSet(in.CorpID),
+		SyncKindAttribute.ValueSet(KindIncremental)); err != nil {
+		return err
+	}
+	wake := workflow.GetSignalChannel(ctx, SignalEventsArrived)
+	var act *activities.Incremental
+	batchNo := 0
+	for {
+		var pending activities.PendingResult
+		err := workflow.ExecuteActivity(shortActivity(ctx), act.PendingEvents,
+			activities.PendingInput{CorpID: in.CorpID, Limit: maxBatchEvents}).Get(ctx, &pending)
+		if err != nil {
+			return err
+		}
+		switch {
+		case pending.FullSyncRunning:
+			_ = workflow.Sleep(ctx, fullSyncPollInterval)
+			continue
+		case len(pending.EventIDs) == 0:
+			if in.Applied >= continueAsNewEvents || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+				drain(wake)
+				return workflow.NewContinueAsNewError(ctx, IncrementalSync, IncrementalInput{CorpID: in.CorpID})
+			}
+			wake.Receive(ctx, nil)
+			drain(wake)
+			_ = workflow.Sleep(ctx, batchWindow)
+			continue
+		}
+		batchNo++
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID: fmt.Sprintf("incbatch/%s/%s/%d", in.CorpID, workflow.GetInfo(ctx).WorkflowExecution.RunID, batchNo),
+			TypedSearchAttributes: temporal.NewSearchAttributes(CorpIDAttribute.ValueSet(in.CorpID),
+				SyncKindAttribute.ValueSet(KindIncremental)),
+		})
+		err = workflow.ExecuteChildWorkflow(cctx, IncrementalBatch,
+			IncrementalBatchInput{CorpID: in.CorpID, EventIDs: pending.EventIDs}).Get(ctx, nil)
+		if err != nil {
+			// The batch failed (visible in the UI, resettable): its events stay pending. Back
+			// off before retrying them, so a broken credential does not spin.
+			workflow.GetLogger(ctx).Error("event batch failed", "corp", in.CorpID, "error", err)
+			_ = workflow.Sleep(ctx, time.Minute)
+			continue
+		}
+		in.Applied += len(pending.EventIDs)
+	}
+}
+
+// drain empties a signal channel without blocking.
+func drain(ch workflow.ReceiveChannel) {
+	for ch.ReceiveAsync(nil) {
+	}
+}
+
+// IncrementalBatchInput names one batch of events.
+type IncrementalBatchInput struct {
+	CorpID   string
+	EventIDs []string
+}
+
+// IncrementalBatchResult counts what a batch did.
+type IncrementalBatchResult struct {
+	RunID   int64
+	Events  int
+	Applied activities.ApplyResult
+}
+
+// IncrementalBatch applies one batch of events as a sync run of kind incremental.
+func IncrementalBatch(ctx workflow.Context, in IncrementalBatchInput) (IncrementalBatchResult, error) {
+	if in.CorpID == "" || len(in.EventIDs) == 0 {
+		return IncrementalBatchResult{}, temporal.NewNonRetryableApplicationError("an event batch needs a corp id and event ids", ErrTypeInvalidInput, nil)
+	}
+	var sync *activities.Sync
+	var inc *activities.Incremental
+	var started activities.StartRunResult
+	err := workflow.ExecuteActivity(shortActivity(ctx), sync.StartRun,
+		activities.StartRunInput{CorpID: in.CorpID, Kind: KindIncremental, Trigger: "events"}).Get(ctx, &started)
+	if err != nil {
+		return IncrementalBatchResult{}, err
+	}
+	res := IncrementalBatchResult{RunID: started.RunID, Events: len(in.EventIDs)}
+	var applied activities.ApplyEventsResult
+	err = workflow.ExecuteActivity(applyActivity(ctx), inc.ApplyEvents,
+		activities.ApplyEventsInput{CorpID: in.CorpID, RunID: started.RunID, EventIDs: in.EventIDs}).Get(ctx, &applied)
+	res.Applied = applied.Applied
+	finish := activities.FinishRunInput{CorpID: in.CorpID, RunID: started.RunID, Kind: KindIncremental,
+		Status: store.RunSucceeded, Applied: applied.Applied}
+	if err == nil && applied.Applied.RecordErrors > 0 {
+		finish.Status, finish.Reason = store.RunPartial, fmt.Sprintf("%d records could not be read (see sync_errors of run %d)", applied.Applied.RecordErrors, started.RunID)
+	}
+	if err != nil {
+		finish.Status, finish.Reason = store.RunFailed, FailureMessage(err)
+		finish.BindingStatus, finish.ErrorType = bindingStatusAfterFailure(err)
+	}
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if ferr := workflow.ExecuteActivity(shortActivity(dctx), sync.FinishRun, finish).Get(dctx, nil); ferr != nil && err == nil {
+		err = ferr
+	}
+	return res, err
+}
