@@ -39,6 +39,11 @@ once, POST /v1.0/oauth2/userAccessToken, GET /v1.0/contact/users/me,
 /topapi/user/getbyunionid), callback registration (/call_back/*) and the permission
 probes (getsendprogress, /attendance/list, /v1.0/workflow/processes/instanceIds/query).
 
+Registering a callback pushes check_url to its URL first (errcode 71008 unless it answers
+an encrypted "success"; --skip-callback-url-check turns that off). Every org change of a
+subscribed type is then pushed to the URL, encrypted as DingTalk does; failed pushes are
+listed once by GET /call_back/get_call_back_failed_result.
+
 The admin API under /_sim/ adds corps and apps, mutates the org, injects faults, changes
 limits and reads the ground truth and call counters; see internal/dingtalksim/README.md.
 Among its routes:
@@ -47,6 +52,9 @@ Among its routes:
   PUT  /_sim/apps/{appKey}/whitelist  {"allowedIps":["10.0.0.0/8","192.0.2.7"]} ([] allows any IP)
   PUT  /_sim/oauth/consent            {"appKey","userId"}: the user who logs in on /oauth2/auth
   PUT  /_sim/faults, GET|PUT /_sim/limits, GET /_sim/calls, GET /_sim/truth, GET /_sim/events
+  GET|PUT /_sim/push                  {"paused","duplicateRate","delayMs","jitterMs","reorderWindow",
+                                      "dropToFailedList","timeoutMs","skipUrlCheck","seed"}
+  GET  /_sim/pushes?corpId=           pushes by outcome, queued, failed
 It has no authentication: bind to a loopback or private address only.
 
 The app secret is read from a file or stdin and never printed.
@@ -62,6 +70,7 @@ type config struct {
 	spec                 dingtalksim.OrgSpec
 	opts                 dingtalksim.Options
 	banPage              string
+	skipURLCheck         bool
 }
 
 func main() {
@@ -105,6 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.opts.IPBan, "ip-ban", cfg.opts.IPBan, "how long an IP ban lasts")
 	fs.StringVar(&cfg.banPage, "ban-page", string(cfg.opts.BanPage), "form of the IP-ban reply: json or html")
 	fs.DurationVar(&cfg.opts.TokenTTL, "token-ttl", cfg.opts.TokenTTL, "access token lifetime")
+	fs.BoolVar(&cfg.skipURLCheck, "skip-callback-url-check", false, "register callbacks without pushing check_url to their URL first")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -156,6 +166,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	sim := dingtalksim.New(cfg.opts)
 	if err := sim.SetLimits(cfg.opts.Limits); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := sim.SetPushOptions(dingtalksim.PushOptions{SkipURLCheck: cfg.skipURLCheck}); err != nil {
+		return err
 	}
 	start := time.Now()
 	org := dingtalksim.GenerateOrg(cfg.corpID, cfg.spec)

@@ -156,6 +156,23 @@ func (b *binding) registerCallback(ctx workflow.Context) {
 	default:
 		b.st.Callback = cb
 		b.step("register the event callback", "ok", "DingTalk pushes contact events to "+cb.URL)
+		b.startIncremental(ctx)
+	}
+}
+
+// startIncremental starts the corp's long-lived incremental sync (left running when the
+// binding continues-as-new), so events apply and failed pushes are drained from now on.
+func (b *binding) startIncremental(ctx workflow.Context) {
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:        IncrementalWorkflowID(b.corpID),
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		TypedSearchAttributes: temporal.NewSearchAttributes(CorpIDAttribute.ValueSet(b.corpID),
+			SyncKindAttribute.ValueSet(KindIncremental)),
+	})
+	err := workflow.ExecuteChildWorkflow(cctx, IncrementalSync, IncrementalInput{CorpID: b.corpID}).
+		GetChildWorkflowExecution().Get(ctx, nil)
+	if err != nil && !temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		b.step("start incremental sync", "degraded", FailureMessage(err)+"; the first event received starts it")
 	}
 }
 

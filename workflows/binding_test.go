@@ -34,6 +34,8 @@ func newBindingEnv(t *testing.T) *bindingEnv {
 	e.OnActivity(e.act.RegisterCallback, mock.Anything, mock.Anything).Return(activities.CallbackResult{Registered: true, URL: "https://x/cb"}, nil)
 	e.OnWorkflow(FullSync, mock.Anything, mock.Anything).Return(FullSyncResult{RunID: 1, Status: "succeeded", Employees: 10}, nil)
 	e.OnRequestCancelExternalWorkflow(mock.Anything, "fullsync/corp1", "").Return(nil)
+	e.RegisterWorkflow(IncrementalSync)
+	e.OnWorkflow(IncrementalSync, mock.Anything, mock.Anything).Return(nil)
 	return e
 }
 

@@ -23,6 +23,7 @@ func TestIncrementalBatchesPendingEventsInOrderAndWaitsForFullSync(t *testing.T)
 	e.RegisterActivity(inc)
 	e.RegisterWorkflow(IncrementalBatch)
 	// First look: a full sync runs; then two events; then nothing.
+	e.OnActivity(inc.DrainFailedPushes, mock.Anything, mock.Anything).Return(activities.DrainResult{}, nil)
 	e.OnActivity(inc.PendingEvents, mock.Anything, mock.Anything).Return(activities.PendingResult{FullSyncRunning: true}, nil).Once()
 	e.OnActivity(inc.PendingEvents, mock.Anything, mock.Anything).Return(activities.PendingResult{EventIDs: []string{"e1", "e2"}}, nil).Once()
 	e.OnActivity(inc.PendingEvents, mock.Anything, mock.Anything).Return(activities.PendingResult{}, nil)

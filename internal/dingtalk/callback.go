@@ -105,3 +105,31 @@ func (c *Client) DeleteCallback(ctx context.Context, app App) error {
 	}
 	return err
 }
+
+// APICallbackFailed lists the events DingTalk could not push (each is handed out once).
+const APICallbackFailed = "/call_back/get_call_back_failed_result"
+
+// FailedPush is one event DingTalk could not deliver to the callback URL.
+type FailedPush struct {
+	Tag       string `json:"call_back_tag"`
+	EventTime int64  `json:"event_time"` // ms
+	// Data is the event's plaintext JSON, as the push would have carried it.
+	Data   string `json:"callbackData"`
+	CorpID string `json:"corpid"`
+}
+
+type failedPushes struct {
+	HasMore bool         `json:"has_more"`
+	List    []FailedPush `json:"failed_list"`
+}
+
+// FailedPushes returns up to 200 events DingTalk failed to push (while the receiver was down),
+// removing them from DingTalk's list; hasMore says another call returns more.
+func (c *Client) FailedPushes(ctx context.Context, app App) (list []FailedPush, hasMore bool, err error) {
+	spec := oapiSpec{api: APICallbackFailed, method: http.MethodGet, topLevel: true}
+	res, err := oapiDo(ctx, c, app, spec, nil, func(*failedPushes) error { return nil })
+	if err != nil {
+		return nil, false, err
+	}
+	return res.List, res.HasMore, nil
+}

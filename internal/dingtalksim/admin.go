@@ -42,6 +42,10 @@ import (
 //	                                        with parent_id (org_dept_modify); 200 Department
 //	DELETE /_sim/departments/{deptId}?corpId= removes an empty department (org_dept_remove); 204
 //	GET    /_sim/events?corpId=             200 {"events":[Event...]}
+//	GET    /_sim/push                       200 {"paused","duplicateRate","delayMs","jitterMs","reorderWindow",
+//	                                        "dropToFailedList","timeoutMs","skipUrlCheck","seed"} (PushOptions)
+//	PUT    /_sim/push                       body: any of those fields; 200 the push options now in force
+//	GET    /_sim/pushes?corpId=             200 {"corpId","outcomes":{outcome:n},"queued","failed"} (PushStats)
 func (s *Server) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern string, h func(*http.Request) (int, any, error)) {
@@ -95,6 +99,11 @@ func (s *Server) adminHandler() http.Handler {
 	handle("PATCH /_sim/departments/{deptId}", s.adminPatchDepartment)
 	handle("DELETE /_sim/departments/{deptId}", s.adminRemoveDepartment)
 	handle("GET /_sim/events", s.adminEvents)
+	handle("GET /_sim/push", func(*http.Request) (int, any, error) {
+		return http.StatusOK, pushJSON(s.CurrentPushOptions()), nil
+	})
+	handle("PUT /_sim/push", s.adminSetPush)
+	handle("GET /_sim/pushes", s.adminPushStats)
 	return mux
 }
 

@@ -1,16 +1,19 @@
 package dingtalksim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
 	"slices"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/dingsync/dingsync/internal/callback"
 )
 
-// Callback registration (dingtalk-api.md §6a): one HTTP push callback per corp, kept for
-// the event pusher, which finds it with Callback.
+// Callback registration (dingtalk-api.md §6a): one HTTP push callback per corp, verified
+// with a check_url push when registered and used by the pusher.
 
 // CallbackRegistration is a corp's HTTP push callback as register_call_back sets it:
 // DingTalk pushes the corp's events of the types in Tags to URL, signed with Token and
@@ -33,14 +36,22 @@ var callbackTags = []string{
 // callbackStore holds the registrations by corp.
 type callbackStore struct {
 	mu sync.Mutex
-	m  map[string]CallbackRegistration
+	m  map[string]callbackEntry
+}
+
+// callbackEntry is a registration with the crypter of its pushes (owner key: the corp
+// id, as for callbacks registered with register_call_back). It is immutable.
+type callbackEntry struct {
+	reg     CallbackRegistration
+	crypter *callback.Crypter
 }
 
 // Callback returns corpID's registered callback, if it has one.
 func (s *Server) Callback(corpID string) (CallbackRegistration, bool) {
 	s.callbacks.mu.Lock()
 	defer s.callbacks.mu.Unlock()
-	reg, ok := s.callbacks.m[corpID]
+	e, ok := s.callbacks.m[corpID]
+	reg := e.reg
 	reg.Tags = slices.Clone(reg.Tags)
 	return reg, ok
 }
@@ -79,28 +90,63 @@ func (s *Server) registerCallback(c *call) reply { return s.saveCallback(c, fals
 // when there is none.
 func (s *Server) updateCallback(c *call) reply { return s.saveCallback(c, true) }
 
-// saveCallback validates the registration in the body and stores it, when the corp has a
-// callback already (replace) or has none (register).
+// saveCallback validates the registration in the body, verifies its URL with a check_url
+// push (unless PushOptions.SkipURLCheck) and stores it, when the corp has a callback
+// already (replace) or has none (register).
 func (s *Server) saveCallback(c *call, replace bool) reply {
 	reg, rep, ok := parse(c, (*CallbackRegistration).check)
 	if !ok {
 		return rep
 	}
-	return s.withCallback(c, func(m map[string]CallbackRegistration, had bool) reply {
-		switch {
-		case had && !replace:
-			return c.fail(CodeCallbackExists, "回调地址已经存在", OutcomeInvalid)
-		case !had && replace:
-			return c.noCallback()
-		}
-		m[c.app.CorpID] = reg
-		return c.ok(nil)
-	})
+	crypter, err := callback.NewCrypter(reg.Token, reg.AESKey, c.app.CorpID)
+	if err != nil {
+		return c.invalid(err.Error())
+	}
+	entry := callbackEntry{reg: reg, crypter: crypter}
+	store := func(commit bool) reply {
+		return s.withCallback(c, func(m map[string]callbackEntry, had bool) reply {
+			switch {
+			case had && !replace:
+				return c.fail(CodeCallbackExists, "回调地址已经存在", OutcomeInvalid)
+			case !had && replace:
+				return c.noCallback()
+			}
+			if commit {
+				m[c.app.CorpID] = entry
+			}
+			return c.ok(nil)
+		})
+	}
+	if rep := store(false); rep.outcome != OutcomeOK {
+		return rep
+	}
+	if rep, ok := s.checkURL(c, entry); !ok {
+		return rep
+	}
+	return store(true)
+}
+
+// checkURL pushes check_url to a new registration's URL, as DingTalk does before it
+// accepts it, and answers CodeCallbackURLCheck unless the reply is an encrypted success
+// within 1.5 s. The lock is not held meanwhile, so saveCallback checks 71006/71007 again.
+func (s *Server) checkURL(c *call, e callbackEntry) (reply, bool) {
+	if s.CurrentPushOptions().SkipURLCheck {
+		return reply{}, true
+	}
+	ctx, cancel := context.WithTimeout(c.r.Context(), urlCheckTimeout)
+	defer cancel()
+	outcome, err := s.pusher.post(ctx, e, []byte(`{"EventType":"`+callback.EventCheckURL+`"}`))
+	s.pusher.count(c.app.CorpID, outcome)
+	if err == nil {
+		return reply{}, true
+	}
+	s.logger.Warn("callback URL check failed", "corp", c.app.CorpID, "url", e.reg.URL, "outcome", outcome, "err", err)
+	return c.fail(CodeCallbackURLCheck, "回调URL验证失败(check_url): "+outcome, OutcomeInvalid), false
 }
 
 // withCallback runs fn on the registrations under their lock, telling whether the app's
 // corp has one.
-func (s *Server) withCallback(c *call, fn func(m map[string]CallbackRegistration, had bool) reply) reply {
+func (s *Server) withCallback(c *call, fn func(m map[string]callbackEntry, had bool) reply) reply {
 	s.callbacks.mu.Lock()
 	defer s.callbacks.mu.Unlock()
 	_, had := s.callbacks.m[c.app.CorpID]
@@ -128,7 +174,7 @@ func (s *Server) getCallback(c *call) reply {
 
 // deleteCallback serves POST /call_back/delete_call_back.
 func (s *Server) deleteCallback(c *call) reply {
-	return s.withCallback(c, func(m map[string]CallbackRegistration, had bool) reply {
+	return s.withCallback(c, func(m map[string]callbackEntry, had bool) reply {
 		if !had {
 			return c.noCallback()
 		}

@@ -29,6 +29,7 @@ func (e *env) getCallbackRaw(token string) (oapiResp, CallbackRegistration) {
 
 func TestCallbackLifecycle(t *testing.T) {
 	e := newEnv(t, noQPS)
+	check(t, e.sim.SetPushOptions(PushOptions{SkipURLCheck: true})) // nobody serves these URLs
 	check(t, e.sim.LoadOrg(GenerateOrg("other", OrgSpec{Seed: 1, Employees: 10})))
 	mustAddApp(t, e.sim, App{CorpID: "other", AppKey: "otherkey", AppSecret: "x"})
 	mustAddApp(t, e.sim, App{CorpID: testCorp, AppKey: "second", AppSecret: "x", Permissions: []string{}})

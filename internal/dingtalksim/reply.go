@@ -31,6 +31,11 @@ const (
 	CodeBadRequestBody = 400002
 )
 
+// CodeCallbackURLCheck refuses a callback registration whose URL did not answer the
+// check_url push with an encrypted "success" in time. UNCONFIRMED: DingTalk documents
+// the check, not its errcode.
+const CodeCallbackURLCheck = 71008
+
 // New-API (api.dingtalk.com) error codes the simulator returns in the "code" field.
 const (
 	APICodeBadCredentials = "invalidClientIdOrSecret"

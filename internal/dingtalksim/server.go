@@ -8,9 +8,9 @@
 // per API, the per-IP ban), issues and expires tokens, injects faults on demand, counts
 // calls, and exposes an admin API under /_sim/ to generate orgs, mutate them (every
 // mutation is recorded as a contact change event) and read the ground truth. Beyond the
-// contact APIs it serves the OAuth user login, callback registration, per-app IP
-// whitelists and the endpoints that probe the message, attendance and approval
-// permissions.
+// contact APIs it serves the OAuth user login, callback registration with encrypted event
+// pushes and the failed-push list, per-app IP whitelists and the endpoints that probe the
+// message, attendance and approval permissions.
 package dingtalksim
 
 import (
@@ -49,6 +49,7 @@ const (
 	APICallbackUpdate      = "/call_back/update_call_back"
 	APICallbackGet         = "/call_back/get_call_back"
 	APICallbackDelete      = "/call_back/delete_call_back"
+	APICallbackFailed      = "/call_back/get_call_back_failed_result"
 	APIMessageSendProgress = "/topapi/message/corpconversation/getsendprogress"
 	APIAttendanceList      = "/attendance/list"
 	APIApprovalInstanceIDs = "/v1.0/workflow/processes/instanceIds/query"
@@ -105,6 +106,7 @@ type Server struct {
 
 	auth      *authStore
 	callbacks *callbackStore
+	pusher    *pusher
 	limits    *limiter
 	faults    *faultInjector
 	counters  *counters
@@ -127,11 +129,13 @@ func New(opts Options) *Server {
 		routes:    routes(),
 		corps:     map[string]*corp{},
 		auth:      newAuthStore(opts.TokenTTL),
-		callbacks: &callbackStore{m: map[string]CallbackRegistration{}},
+		callbacks: &callbackStore{m: map[string]callbackEntry{}},
+		pusher:    newPusher(opts.Clock, opts.Logger),
 		limits:    newLimiter(opts.Limits),
 		faults:    newFaultInjector(),
 		counters:  newCounters(),
 	}
+	s.hooks = []func(Event){s.pushEvent}
 	s.admin = s.adminHandler()
 	return s
 }
@@ -307,6 +311,7 @@ func routes() map[string]*route {
 		{path: APICallbackUpdate, method: http.MethodPost, handle: (*Server).updateCallback},
 		{path: APICallbackGet, method: http.MethodGet, handle: (*Server).getCallback},
 		{path: APICallbackDelete, method: http.MethodPost, handle: (*Server).deleteCallback},
+		{path: APICallbackFailed, method: http.MethodGet, handle: (*Server).getCallbackFailed},
 		{path: APIMessageSendProgress, method: http.MethodPost, perm: PermMessageSend, denied: "no permission to send work notifications", handle: (*Server).sendProgress},
 		{path: APIAttendanceList, method: http.MethodPost, perm: PermAttendanceRead, handle: (*Server).attendanceList},
 		{path: APIApprovalInstanceIDs, method: http.MethodPost, family: newAPI, perm: PermApprovalRead, handle: (*Server).approvalInstanceIDs},

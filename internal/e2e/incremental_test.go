@@ -168,3 +168,29 @@ func TestHostileCallbacksAreRefusedAndDuplicatesDropped(t *testing.T) {
 		t.Fatalf("%d events left pending", n)
 	}
 }
+
+func TestEventsPushedWhileTheReceiverWasDownStillApply(t *testing.T) {
+	h := newHarness(t, dingtalksim.OrgSpec{Seed: 43, Employees: 400})
+	worker := h.startWorker()
+	h.bindWithEvents()
+	worker.Kill() // the receiver lives in the worker: DingTalk's pushes now fail
+	users := h.sim.Truth(h.corpID).Users
+	for i := 0; i < 100; i++ {
+		u := users[i]
+		u.Title = fmt.Sprintf("岗位%d", i)
+		if _, err := h.sim.UpdateUser(h.corpID, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := h.sim.WaitPushesIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.startWorker()
+	h.mustStarter("", "events", "drain", "--corp-id", h.corpID)
+	h.eventuallyMatches(30 * time.Second)
+	if n := h.count(`SELECT count(*) FROM inbox_events WHERE source = 'failed_list' AND status = 'applied'`); n < 100 {
+		t.Fatalf("%d events recovered from the failed-push list, want 100", n)
+	}
+}

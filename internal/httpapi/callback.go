@@ -15,8 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lib/pq"
-
+	"github.com/dingsync/dingsync/activities"
 	"github.com/dingsync/dingsync/internal/callback"
 	"github.com/dingsync/dingsync/internal/metrics"
 	"github.com/dingsync/dingsync/internal/secretbox"
@@ -238,18 +237,7 @@ func (h *CallbackReceiver) accept(ctx context.Context, corpID string, ev callbac
 	if ev.Type == "check_url" {
 		return OutcomeCheckURL, nil
 	}
-	in := store.InboxEvent{CorpID: corpID, EventID: ev.ID, Type: ev.Type, UserIDs: pq.StringArray(ev.UserIDs),
-		DeptIDs: pq.Int64Array(ev.DeptIDs), Source: "http"}
-	if in.UserIDs == nil {
-		in.UserIDs = pq.StringArray{}
-	}
-	if in.DeptIDs == nil {
-		in.DeptIDs = pq.Int64Array{}
-	}
-	if !ev.Time.IsZero() {
-		in.EventTime.Time, in.EventTime.Valid = ev.Time, true
-	}
-	inserted, err := h.Store.InsertEvent(ctx, in)
+	inserted, err := h.Store.InsertEvent(ctx, activities.InboxEvent(corpID, ev, "http"))
 	if err != nil {
 		return "", err
 	}

@@ -21,7 +21,16 @@ type IncrementalWaker struct {
 
 // Wake signals incsync/<corp> that events wait in the inbox.
 func (w *IncrementalWaker) Wake(ctx context.Context, corpID string) error {
-	_, err := w.Client.SignalWithStartWorkflow(ctx, workflows.IncrementalWorkflowID(corpID), workflows.SignalEventsArrived, nil,
+	return w.signal(ctx, corpID, workflows.SignalEventsArrived)
+}
+
+// DrainFailedPushes asks incsync/<corp> to fetch the events DingTalk failed to push, now.
+func (w *IncrementalWaker) DrainFailedPushes(ctx context.Context, corpID string) error {
+	return w.signal(ctx, corpID, workflows.SignalDrainFailedPushes)
+}
+
+func (w *IncrementalWaker) signal(ctx context.Context, corpID, signal string) error {
+	_, err := w.Client.SignalWithStartWorkflow(ctx, workflows.IncrementalWorkflowID(corpID), signal, nil,
 		client.StartWorkflowOptions{ID: workflows.IncrementalWorkflowID(corpID), TaskQueue: w.TaskQueue,
 			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.CorpIDAttribute.ValueSet(corpID),
 				workflows.SyncKindAttribute.ValueSet(workflows.KindIncremental))},
