@@ -79,6 +79,18 @@ func TestNewCrypterValidates(t *testing.T) {
 	}
 }
 
+// DingTalk generates keys of 43 letters and digits, whose last character carries 2 bits
+// beyond the 32 bytes: every such key must be accepted.
+func TestNewCrypterAcceptsEveryAlphanumericKey(t *testing.T) {
+	const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	for _, last := range alnum {
+		key := strings.Repeat("a", 42) + string(last)
+		if _, err := NewCrypter(vecToken, key, vecOwner); err != nil {
+			t.Fatalf("key ending in %c: %v", last, err)
+		}
+	}
+}
+
 // rawEncrypt AES-CBC-encrypts plain (whole blocks) with c's key and signs it, bypassing
 // the framing, to build messages Encrypt never would.
 func rawEncrypt(c *Crypter, plain []byte) (encrypt, signature string) {

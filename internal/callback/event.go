@@ -18,9 +18,9 @@ const maxIDs = 1000
 // EventCheckURL is the event type DingTalk sends to verify a callback URL.
 const EventCheckURL = "check_url"
 
-// Event is one decrypted contact event, from either the HTTP push (PascalCase or camelCase keys) or Stream.
-// A Stream frame carries the type and id in its headers (eventType, eventId): add them to
-// its data as EventType and eventId before parsing.
+// Event is one decrypted contact event, from either the HTTP push (PascalCase or camelCase
+// keys) or Stream. A Stream frame carries the type and id in its headers (eventType,
+// eventId): add them to its data as EventType and eventId before parsing.
 type Event struct {
 	// ID is eventId, else BizId, else a stable hash of (type, corp, time, ids): never empty
 	// after ParseEvent.

@@ -38,7 +38,7 @@ func (h *harness) permission(name string) store.PermissionCheck {
 func TestBindVerifiesRegistersEventsAndSyncs(t *testing.T) {
 	h := newHarness(t, dingtalksim.OrgSpec{Seed: 21, Employees: 300})
 	h.startWorker()
-	out, code := h.bindCLI(h.appSecret, "--callback-url", "https://ehr.example.com/dingtalk/callback/"+h.corpID)
+	out, code := h.bindCLI(h.appSecret, "--callback-url", h.callbackURL())
 	if code != 0 {
 		t.Fatalf("bind exited %d:\n%s", code, out)
 	}
@@ -58,7 +58,7 @@ func TestBindVerifiesRegistersEventsAndSyncs(t *testing.T) {
 		}
 	}
 	reg, ok := h.sim.Callback(h.corpID)
-	if !ok || reg.URL != "https://ehr.example.com/dingtalk/callback/"+h.corpID || len(reg.AESKey) != 43 {
+	if !ok || reg.URL != h.callbackURL() || len(reg.AESKey) != 43 {
 		t.Fatalf("callback registration = %+v (%v)", reg, ok)
 	}
 	if n := h.count(`SELECT count(*) FROM credentials WHERE kind IN ('callback_token', 'callback_aes_key') AND status = 'active'`); n != 2 {
