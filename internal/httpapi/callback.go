@@ -63,7 +63,12 @@ type CallbackReceiver struct {
 
 	mu       sync.Mutex
 	crypters map[string]*callback.Crypter
+	wakeOnce sync.Once
+	wakes    *wakeDebouncer
 }
+
+// wakeInterval is the most often a corp's incremental sync is signalled by pushes.
+const wakeInterval = 100 * time.Millisecond
 
 // callbackError is a refused push: its HTTP status, reason and metric outcome.
 type callbackError struct {
@@ -248,9 +253,10 @@ func (h *CallbackReceiver) accept(ctx context.Context, corpID string, ev callbac
 	if budget <= 0 {
 		budget = 500 * time.Millisecond
 	}
+	h.wakeOnce.Do(func() { h.wakes = &wakeDebouncer{wake: h.Waker.Wake, interval: wakeInterval, budget: budget} })
 	wctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
-	if err := h.Waker.Wake(wctx, corpID); err != nil {
+	if err := h.wakes.Wake(wctx, corpID); err != nil {
 		slog.Warn("event stored but its sync not woken; the sweeper will", "corp", corpID, "error", err)
 		return OutcomeUnsignaled, nil
 	}
