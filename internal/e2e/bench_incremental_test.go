@@ -57,7 +57,10 @@ func (h *harness) waitApplied(t *testing.T, since time.Time, n int, timeout time
 	deadline := time.Now().Add(timeout)
 	for h.count(`SELECT count(*) FROM inbox_events WHERE corp_id = $1 AND status = 'applied' AND event_time >= $2`, h.corpID, since) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("fewer than %d events applied after %s", n, timeout)
+			t.Fatalf("fewer than %d events applied after %s: %d received since, %d pending; pushes %+v; runs: %d failed",
+				n, timeout, h.count(`SELECT count(*) FROM inbox_events WHERE corp_id = $1 AND event_time >= $2`, h.corpID, since),
+				h.count(`SELECT count(*) FROM inbox_events WHERE corp_id = $1 AND status = 'pending'`, h.corpID),
+				h.sim.PushStats(h.corpID), h.count(`SELECT count(*) FROM sync_runs WHERE status = 'failed'`))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -79,7 +82,8 @@ func TestBenchIncrementalLag(t *testing.T) {
 	h.bindWithEvents()
 	users := h.sim.Truth(h.corpID).Users
 
-	start := time.Now()
+	// Event times are whole milliseconds: cut-offs are too.
+	start := time.Now().Truncate(time.Millisecond)
 	tick := time.NewTicker(20 * time.Millisecond) // 50 events/s
 	n := 0
 	for time.Since(start) < time.Duration(seconds)*time.Second {
@@ -92,7 +96,7 @@ func TestBenchIncrementalLag(t *testing.T) {
 	sustained := h.lagSince(t, start)
 	callsBefore := totalCalls(h.sim.Calls(h.corpID))
 
-	burstStart := time.Now()
+	burstStart := time.Now().Truncate(time.Millisecond)
 	for i := 0; i < 5000; i++ {
 		h.mutate(t, users, n+i)
 	}
