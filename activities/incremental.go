@@ -112,6 +112,8 @@ func planBatch(events []store.InboxEvent) batchPlan {
 // and applies it through the same apply path as full sync, so hashes and the audit trail
 // stay consistent. It then marks the events applied and records their lag.
 func (a *Incremental) ApplyEvents(ctx context.Context, in ApplyEventsInput) (ApplyEventsResult, error) {
+	stop := heartbeatEvery(ctx, 5*time.Second)
+	defer stop()
 	events, err := a.Store.EventsByID(ctx, in.CorpID, in.EventIDs)
 	if err != nil {
 		return ApplyEventsResult{}, err

@@ -194,3 +194,59 @@ func TestEventsPushedWhileTheReceiverWasDownStillApply(t *testing.T) {
 		t.Fatalf("%d events recovered from the failed-push list, want 100", n)
 	}
 }
+
+func TestDuplicatedDelayedAndReorderedPushesChangeNothing(t *testing.T) {
+	h := newHarness(t, dingtalksim.OrgSpec{Seed: 45, Employees: 300})
+	h.startWorker()
+	h.bindWithEvents()
+	if err := h.sim.SetPushOptions(dingtalksim.PushOptions{Seed: 7, DuplicateRate: 0.3, ReorderWindow: 8,
+		Delay: 20 * time.Millisecond, Jitter: 30 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	users := h.sim.Truth(h.corpID).Users
+	for i := 0; i < 60; i++ {
+		u := users[i%20] // several events per user, so order matters
+		u.Title = fmt.Sprintf("岗位%d", i)
+		if _, err := h.sim.UpdateUser(h.corpID, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range users[20:25] {
+		if err := h.sim.RemoveUser(h.corpID, u.UserID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := h.sim.WaitPushesIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.eventuallyMatches(30 * time.Second)
+	if n := h.count(`SELECT count(*) FROM sync_changes c JOIN sync_runs r ON r.id = c.run_id
+		WHERE r.kind = 'incremental' AND c.op = 'deactivate'`); n != 5 {
+		t.Fatalf("%d deactivations recorded for 5 leavers", n)
+	}
+}
+
+func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
+	h := newHarness(t, dingtalksim.OrgSpec{Seed: 46, Employees: 500})
+	h.startWorker("DINGTALK_QPS=5") // slow re-reads: a batch takes seconds
+	h.bindWithEvents()
+	users := h.sim.Truth(h.corpID).Users
+	for i := 0; i < 40; i++ {
+		u := users[i]
+		u.Title = fmt.Sprintf("新岗位%d", i)
+		if _, err := h.sim.UpdateUser(h.corpID, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 30*time.Second, func() bool {
+		return h.count(`SELECT count(*) FROM sync_runs WHERE kind = 'incremental' AND status = 'running'`) > 0
+	})
+	h.workers[len(h.workers)-1].Kill()
+	h.startWorker()
+	h.eventuallyMatches(90 * time.Second)
+	if n := h.count(`SELECT count(*) FROM inbox_events WHERE status <> 'applied'`); n != 0 {
+		t.Fatalf("%d events not applied after the kill", n)
+	}
+}
