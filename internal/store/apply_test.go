@@ -51,6 +51,20 @@ func bindCorp(t *testing.T, st *store.Store) {
 	}
 }
 
+// syncedStore is a fresh store with corp1 bound and an org of n users applied by run "r1".
+func syncedStore(t *testing.T, n int) (*store.Store, org) {
+	t.Helper()
+	st := testenv.NewStore(t)
+	bindCorp(t, st)
+	o := newOrg(n)
+	run1 := startRun(t, st, "r1")
+	o.stage(t, st, run1, nil)
+	if _, err := st.Apply(context.Background(), run1, store.DeletionsGuarded); err != nil {
+		t.Fatal(err)
+	}
+	return st, o
+}
+
 func startRun(t *testing.T, st *store.Store, id string) int64 {
 	t.Helper()
 	runID, err := st.StartRun(context.Background(), store.StartRunInput{CorpID: "corp1", Kind: "full",
@@ -98,14 +112,7 @@ func TestApplyCreatesThenSecondRunChangesNothing(t *testing.T) {
 
 func TestApplyRecordsUpdateWithBeforeAndAfter(t *testing.T) {
 	ctx := context.Background()
-	st := testenv.NewStore(t)
-	bindCorp(t, st)
-	o := newOrg(5)
-	run1 := startRun(t, st, "r1")
-	o.stage(t, st, run1, nil)
-	if _, err := st.Apply(ctx, run1, store.DeletionsGuarded); err != nil {
-		t.Fatal(err)
-	}
+	st, o := syncedStore(t, 5)
 	o.users[0].User.Mobile = "13999999999"
 	o.depts[3].Name = "华东区"
 	o.depts[3].ParentID = 2 // moved and renamed
@@ -130,14 +137,7 @@ func TestApplyRecordsUpdateWithBeforeAndAfter(t *testing.T) {
 
 func TestDeletionGuardHoldsMassDeactivation(t *testing.T) {
 	ctx := context.Background()
-	st := testenv.NewStore(t)
-	bindCorp(t, st)
-	o := newOrg(30)
-	run1 := startRun(t, st, "r1")
-	o.stage(t, st, run1, nil)
-	if _, err := st.Apply(ctx, run1, store.DeletionsGuarded); err != nil {
-		t.Fatal(err)
-	}
+	st, o := syncedStore(t, 30)
 	gone := map[string]bool{}
 	for _, u := range o.users[:10] { // a third of the company: over the 10% guard
 		gone[u.User.UserID] = true
@@ -181,14 +181,7 @@ func TestDeletionGuardHoldsMassDeactivation(t *testing.T) {
 
 func TestUnreadableDepartmentProtectsItsSubtree(t *testing.T) {
 	ctx := context.Background()
-	st := testenv.NewStore(t)
-	bindCorp(t, st)
-	o := newOrg(30)
-	run1 := startRun(t, st, "r1")
-	o.stage(t, st, run1, nil)
-	if _, err := st.Apply(ctx, run1, store.DeletionsGuarded); err != nil {
-		t.Fatal(err)
-	}
+	st, o := syncedStore(t, 30)
 	// Department 3 could not be listed: neither it, its child 4, nor their members were read.
 	o2 := org{depts: o.depts[:2]}
 	hidden := map[string]bool{}
@@ -212,14 +205,7 @@ func TestUnreadableDepartmentProtectsItsSubtree(t *testing.T) {
 
 func TestIncrementalApplyTouchesOnlyWhatEventsNamed(t *testing.T) {
 	ctx := context.Background()
-	st := testenv.NewStore(t)
-	bindCorp(t, st)
-	o := newOrg(30)
-	run1 := startRun(t, st, "r1")
-	o.stage(t, st, run1, nil)
-	if _, err := st.Apply(ctx, run1, store.DeletionsGuarded); err != nil {
-		t.Fatal(err)
-	}
+	st, o := syncedStore(t, 30)
 	// An event batch re-read one user (new title) and learned another left.
 	changed := o.users[3]
 	changed.User.Title = "总监"
