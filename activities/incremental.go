@@ -138,6 +138,9 @@ func (a *Incremental) ApplyEvents(ctx context.Context, in ApplyEventsInput) (App
 	if err := a.Store.MarkEventsApplied(ctx, in.CorpID, in.EventIDs, in.RunID); err != nil {
 		return ApplyEventsResult{}, err
 	}
+	if err := a.Store.RecordAPICalls(ctx, in.RunID, calls.Total(), calls.Throttled()); err != nil {
+		return ApplyEventsResult{}, err
+	}
 	a.observeLag(events)
 	return ApplyEventsResult{Events: len(events), Applied: applied, APICalls: calls.Total()}, nil
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make demo: a whole dingsync on this machine, on the embedded defaults. It starts a Temporal
 # dev server (UI on :8233), the DingTalk simulator with a 2,000-employee org, and a worker;
-# binds the corp (verification, permissions, snapshot, initial full sync), changes the org in
-# the simulator, syncs again and shows the audit trail and the binding's status. Everything
+# binds the corp (verification, permissions, snapshot, event callback, initial full sync),
+# changes the org in the simulator — the pushed events apply by themselves — shows the audit
+# trail, shows a full sync finding nothing left to do, and the binding's status. Everything
 # it started stops when it ends (or on Ctrl-C).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,25 +56,29 @@ bin/worker >"$state/worker.log" 2>&1 &
 pids+=($!)
 wait_http "http://$DINGSYNC_METRICS_ADDR/metrics" "the worker"
 
-step "bind the corp: verify, check every permission, snapshot, initial full sync"
-echo "starter bind --corp-id $corp --app-key $appkey --agent-id 1001 --app-secret-file ..."
-bin/starter bind --corp-id $corp --app-key $appkey --agent-id 1001 --app-secret-file "$state/app-secret" --actor demo
+step "bind the corp: verify, check every permission, snapshot, register events, initial full sync"
+callback=http://$DINGSYNC_HTTP_ADDR/dingtalk/callback/$corp
+echo "starter bind --corp-id $corp --app-key $appkey --agent-id 1001 --app-secret-file ... --callback-url $callback"
+bin/starter bind --corp-id $corp --app-key $appkey --agent-id 1001 --app-secret-file "$state/app-secret" \
+  --callback-url "$callback" --actor demo
 
 step "meanwhile in DingTalk: a department is renamed and an employee leaves"
 dept=$(curl -fsS "http://127.0.0.1:18080/_sim/truth?corpId=$corp" | python3 -c 'import json,sys; t=json.load(sys.stdin); print([d for d in t["departments"] if d["dept_id"]!=1][0]["dept_id"])')
 user=$(curl -fsS "http://127.0.0.1:18080/_sim/truth?corpId=$corp" | python3 -c 'import json,sys; t=json.load(sys.stdin); print(t["users"][3]["userid"])')
 curl -fsS -X PATCH "http://127.0.0.1:18080/_sim/departments/$dept?corpId=$corp" -d '{"name":"数字化转型部"}' >/dev/null
 curl -fsS -X DELETE "http://127.0.0.1:18080/_sim/users/$user?corpId=$corp" >/dev/null
-echo "renamed department $dept, removed user $user"
+echo "renamed department $dept, removed user $user; DingTalk pushes both events to $callback"
+sleep 2
 
-step "full sync again: only the differences are written"
+step "incremental sync applied them: starter changes --corp-id $corp --dept-id $dept / --userid $user"
+bin/starter changes --corp-id $corp --dept-id "$dept"
+bin/starter changes --corp-id $corp --userid "$user"
+
+step "a full sync now finds nothing left to do: starter sync full --corp-id $corp --wait"
 bin/starter sync full --corp-id $corp --wait
 
 step "the sync log: starter runs --corp-id $corp"
 bin/starter runs --corp-id $corp
-
-step "the audit trail of the second run: starter changes --run-id 2"
-bin/starter changes --run-id 2
 
 step "the binding: starter status --corp-id $corp"
 bin/starter status --corp-id $corp

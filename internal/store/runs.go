@@ -112,6 +112,12 @@ func (s *Store) SetProgress(ctx context.Context, runID int64, p Progress) error 
 	return err
 }
 
+// RecordAPICalls records the DingTalk calls a run made (for runs without crawl progress).
+func (s *Store) RecordAPICalls(ctx context.Context, runID, calls, throttled int64) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE sync_runs SET api_calls = $2, throttled = $3 WHERE id = $1`, runID, calls, throttled)
+	return err
+}
+
 const awaitApprovalSQL = `UPDATE sync_runs SET status = 'awaiting_approval', phase = 'awaiting approval',
 	pending_deletions = $2 WHERE id = $1`
 
