@@ -9,18 +9,21 @@ import (
 // Admin handlers that mutate an org: each goes through the Go mutation methods, so every
 // change is recorded as an event.
 
-func (s *Server) adminAddUser(r *http.Request) (int, any, error) {
+// adminCreate decodes a T from the body and creates it in the corp the query names.
+func adminCreate[T any](r *http.Request, create func(corpID string, v T) (T, error)) (int, any, error) {
 	corpID, err := corpParam(r)
 	if err != nil {
 		return 0, nil, err
 	}
-	var u User
-	if err := readJSON(r, &u); err != nil {
+	var v T
+	if err := readJSON(r, &v); err != nil {
 		return 0, nil, err
 	}
-	out, err := s.AddUser(corpID, u)
+	out, err := create(corpID, v)
 	return http.StatusCreated, out, err
 }
+
+func (s *Server) adminAddUser(r *http.Request) (int, any, error) { return adminCreate(r, s.AddUser) }
 
 // adminPatchUser overlays the body on the current user, so only the fields given change.
 func (s *Server) adminPatchUser(r *http.Request) (int, any, error) {
@@ -78,16 +81,7 @@ func (s *Server) adminMoveUser(r *http.Request) (int, any, error) {
 }
 
 func (s *Server) adminAddDepartment(r *http.Request) (int, any, error) {
-	corpID, err := corpParam(r)
-	if err != nil {
-		return 0, nil, err
-	}
-	var d Department
-	if err := readJSON(r, &d); err != nil {
-		return 0, nil, err
-	}
-	out, err := s.AddDepartment(corpID, d)
-	return http.StatusCreated, out, err
+	return adminCreate(r, s.AddDepartment)
 }
 
 // adminPatchDepartment overlays the body on the current department.
