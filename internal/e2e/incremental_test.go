@@ -250,3 +250,36 @@ func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 		t.Fatalf("%d events not applied after the kill", n)
 	}
 }
+
+func TestEventsDuringAFullSyncApplyAfterIt(t *testing.T) {
+	h := newHarness(t, dingtalksim.OrgSpec{Seed: 47, Employees: 2000})
+	h.startWorker()
+	h.bindWithEvents()
+	h.limitQPS(10) // from here the crawl takes seconds
+	h.workers[0].Kill()
+	h.startWorker()
+	h.mustStarter("", "sync", "full", "--corp-id", h.corpID)
+	waitFor(t, 30*time.Second, func() bool { return h.count(`SELECT count(*) FROM staging_users`) > 0 })
+	users := h.sim.Truth(h.corpID).Users
+	for i := 0; i < 20; i++ { // changed while the crawl may or may not have read them yet
+		u := users[len(users)-1-i]
+		u.Title = fmt.Sprintf("同步中%d", i)
+		if _, err := h.sim.UpdateUser(h.corpID, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.eventuallyMatches(90 * time.Second)
+	var order struct {
+		FullApplied time.Time `db:"full_applied"`
+		IncStarted  time.Time `db:"inc_started"`
+	}
+	if err := h.st.DB().Get(&order, `SELECT
+		(SELECT max(applied_at) FROM sync_runs WHERE kind = 'full') AS full_applied,
+		(SELECT min(started_at) FROM sync_runs WHERE kind = 'incremental' AND started_at > (
+			SELECT max(started_at) FROM sync_runs WHERE kind = 'full')) AS inc_started`); err != nil {
+		t.Fatalf("no incremental run after the full sync: %v", err)
+	}
+	if !order.IncStarted.After(order.FullApplied) {
+		t.Fatalf("events applied at %s, before the full sync's apply at %s", order.IncStarted, order.FullApplied)
+	}
+}
