@@ -8,18 +8,20 @@ GO    ?= go
 demo: services bin/temporal build
 	scripts/demo.sh
 
-## test: vet, then every unit and integration test (real Postgres, real Temporal dev server)
-test: services bin/temporal
+## test: vet and workflowcheck, then every unit and integration test (real Postgres, real Temporal dev server)
+test: services bin/temporal bin/workflowcheck
 	$(GO) vet ./...
+	bin/workflowcheck ./workflows/...
 	$(GO) test -count=1 -timeout 25m ./...
 
 ## bench: full-sync benchmarks at 10k and 100k employees against the simulator (prints a table)
 bench: services bin/temporal
 	DINGSYNC_BENCH=1 $(GO) test -count=1 -timeout 90m -run '^TestBench' -v ./internal/e2e/ 2>&1 | grep -v '^=== RUN'
 
-## lint: go vet and gofmt
-lint:
+## lint: go vet, gofmt, and workflowcheck (no time.Now, rand, goroutines, map ranging or I/O in workflows)
+lint: bin/workflowcheck
 	$(GO) vet ./...
+	bin/workflowcheck ./workflows/...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo 'run: make fmt'; exit 1)
 
 fmt:
@@ -34,6 +36,10 @@ build:
 ## bin/temporal: the Temporal CLI (dev server + UI), pinned in tools/go.mod, built once
 bin/temporal: tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o ../bin/temporal github.com/temporalio/cli/cmd/temporal
+
+## bin/workflowcheck: Temporal's determinism checker, pinned in tools/lint/go.mod
+bin/workflowcheck: tools/lint/go.mod tools/lint/go.sum
+	cd tools/lint && $(GO) build -o ../../bin/workflowcheck go.temporal.io/sdk/contrib/tools/workflowcheck
 
 ## services: make sure Postgres answers (starts the local cluster if it is down)
 services:
