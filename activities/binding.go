@@ -42,18 +42,22 @@ type VerifyResult struct {
 	OptionalMissing []string
 }
 
-var (
-	corpIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{4,64}$`)
-	appKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{4,64}$`)
-)
+// idPattern is the shape of CorpIds and AppKeys: 4-64 letters, digits, - or _.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{4,64}$`)
+
+// ValidCorpID reports whether s has the shape of a DingTalk CorpId.
+func ValidCorpID(s string) bool { return idPattern.MatchString(s) }
+
+// ValidAppKey reports whether s has the shape of a DingTalk AppKey (Client ID).
+func ValidAppKey(s string) bool { return idPattern.MatchString(s) }
 
 // validateBinding checks the stored configuration's shape before anything is sent.
 func validateBinding(b store.Binding) error {
 	var problems []string
-	if !corpIDPattern.MatchString(b.CorpID) {
+	if !ValidCorpID(b.CorpID) {
 		problems = append(problems, fmt.Sprintf("CorpId %q is not a CorpId (4-64 letters, digits, - or _): copy it from 管理后台 → 企业信息", b.CorpID))
 	}
-	if !appKeyPattern.MatchString(b.AppKey) {
+	if !ValidAppKey(b.AppKey) {
 		problems = append(problems, fmt.Sprintf("AppKey %q is not an AppKey: copy the Client ID from the app's 凭证与基础信息 page", b.AppKey))
 	}
 	if b.AgentID.Valid && b.AgentID.Int64 <= 0 {

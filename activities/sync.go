@@ -127,6 +127,16 @@ func (a *Sync) exportRun(run store.Run, in FinishRunInput) {
 	}
 }
 
+// OpenCredential decrypts corpID's active credential of kind and returns it with its version.
+func OpenCredential(ctx context.Context, st *store.Store, box *secretbox.Box, corpID, kind string) (string, int, error) {
+	cred, err := st.ActiveCredential(ctx, corpID, kind)
+	if err != nil {
+		return "", 0, err
+	}
+	secret, err := box.Open(cred.Ciphertext, store.SealContext(corpID, cred.Kind, cred.Version))
+	return secret, cred.Version, err
+}
+
 // loadApp decrypts corpID's active AppSecret into the App the DingTalk client needs. Only
 // activities call it; the App never leaves the activity.
 func loadApp(ctx context.Context, st *store.Store, box *secretbox.Box, corpID string) (dingtalk.App, error) {
@@ -134,13 +144,9 @@ func loadApp(ctx context.Context, st *store.Store, box *secretbox.Box, corpID st
 	if err != nil {
 		return dingtalk.App{}, err
 	}
-	cred, err := st.ActiveCredential(ctx, corpID, store.CredentialAppSecret)
+	secret, version, err := OpenCredential(ctx, st, box, corpID, store.CredentialAppSecret)
 	if err != nil {
 		return dingtalk.App{}, err
 	}
-	secret, err := box.Open(cred.Ciphertext, store.SealContext(corpID, cred.Kind, cred.Version))
-	if err != nil {
-		return dingtalk.App{}, err
-	}
-	return dingtalk.App{CorpID: corpID, AppKey: b.AppKey, AppSecret: secret, CredentialVersion: cred.Version}, nil
+	return dingtalk.App{CorpID: corpID, AppKey: b.AppKey, AppSecret: secret, CredentialVersion: version}, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -68,11 +67,6 @@ unbound. The secret is read from --app-secret-file (- for stdin), never from the
 	cmd.Flags().BoolVar(&f.noWait, "no-wait", false, "start the binding and return without following it")
 	return cmd
 }
-
-var (
-	corpIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{4,64}$`)
-	appKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{4,64}$`)
-)
 
 func runBind(cmd *cobra.Command, env *environment, f *bindFlags) error {
 	cfg, err := f.resolve(cmd)
@@ -148,7 +142,7 @@ func (f *bindFlags) resolve(cmd *cobra.Command) (bindConfig, error) {
 	if err := validateCorpID(cfg.CorpID); err != nil {
 		return cfg, err
 	}
-	if !appKeyPattern.MatchString(cfg.AppKey) {
+	if !activities.ValidAppKey(cfg.AppKey) {
 		return cfg, fmt.Errorf("%w: AppKey %q is not an AppKey: copy the Client ID (AppKey) from the app's 凭证与基础信息 page in the DingTalk developer console", errUsage, cfg.AppKey)
 	}
 	if cfg.AgentID < 0 {
@@ -188,7 +182,7 @@ func validateCorpID(corpID string) error {
 	if corpID == "" {
 		return fmt.Errorf("%w: --corp-id is required: the company's CorpId from the DingTalk admin console (管理后台 → 企业信息)", errUsage)
 	}
-	if !corpIDPattern.MatchString(corpID) {
+	if !activities.ValidCorpID(corpID) {
 		return fmt.Errorf("%w: --corp-id %q is not a CorpId (4-64 letters, digits, - or _, e.g. ding1234abcd)", errUsage, corpID)
 	}
 	return nil

@@ -209,18 +209,11 @@ func (h *CallbackReceiver) crypter(ctx context.Context, corpID string, reload bo
 	if ok && !reload {
 		return c, nil
 	}
-	open := func(kind string) (string, error) {
-		cred, err := h.Store.ActiveCredential(ctx, corpID, kind)
-		if err != nil {
-			return "", err
-		}
-		return h.Secrets.Open(cred.Ciphertext, store.SealContext(corpID, kind, cred.Version))
-	}
-	token, err := open(store.CredentialCallbackToken)
+	token, _, err := activities.OpenCredential(ctx, h.Store, h.Secrets, corpID, store.CredentialCallbackToken)
 	if err != nil {
 		return nil, err
 	}
-	aesKey, err := open(store.CredentialCallbackAESKey)
+	aesKey, _, err := activities.OpenCredential(ctx, h.Store, h.Secrets, corpID, store.CredentialCallbackAESKey)
 	if err != nil {
 		return nil, err
 	}
