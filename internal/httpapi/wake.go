@@ -40,7 +40,7 @@ func (w *IncrementalWaker) signal(ctx context.Context, corpID, signal string) er
 
 // Sweeper re-wakes the incremental sync of corps whose events wait longer than they should
 // (the receiver could not signal: Temporal was down), so nothing accepted is lost, and keeps
-// the inbox backlog gauge current.
+// the inbox backlog and binding status gauges current.
 type Sweeper struct {
 	Store   *store.Store
 	Waker   *IncrementalWaker
@@ -66,9 +66,7 @@ func (s *Sweeper) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if n, err := s.Store.InboxBacklog(ctx); err == nil && s.Metrics != nil {
-			s.Metrics.InboxBacklog.Set(float64(n))
-		}
+		s.refreshGauges(ctx)
 		corps, err := s.Store.CorpsWithPendingEvents(ctx, time.Now().Add(-grace))
 		if err != nil {
 			slog.Warn("inbox sweep", "error", err)
@@ -79,5 +77,18 @@ func (s *Sweeper) Run(ctx context.Context) {
 				slog.Warn("inbox sweep: wake incremental sync", "corp", corp, "error", err)
 			}
 		}
+	}
+}
+
+// refreshGauges sets the gauges read from the store: inbox backlog and binding statuses.
+func (s *Sweeper) refreshGauges(ctx context.Context) {
+	if s.Metrics == nil {
+		return
+	}
+	if n, err := s.Store.InboxBacklog(ctx); err == nil {
+		s.Metrics.InboxBacklog.Set(float64(n))
+	}
+	if statuses, err := s.Store.BindingStatuses(ctx); err == nil {
+		s.Metrics.SetBindingStatuses(statuses)
 	}
 }

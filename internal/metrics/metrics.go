@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +38,22 @@ type Metrics struct {
 	Callbacks *prometheus.CounterVec
 	// InboxBacklog is the number of accepted events not yet applied.
 	InboxBacklog prometheus.Gauge
+	// BindingStatus is 1 for each corp's current binding status (active, paused, quarantined,
+	// credentials_invalid, …) and 0 for the statuses it has had in this process.
+	BindingStatus *prometheus.GaugeVec
+	// AuditDrift is the number of drift findings of the corp's latest audit, by kind
+	// (missing, extra, field_mismatch, dept_missing, dept_extra, dept_mismatch).
+	AuditDrift *prometheus.GaugeVec
+	// AuditLastRun is the Unix time the corp's latest audit finished.
+	AuditLastRun *prometheus.GaugeVec
+	// AuditDuration observes how long audits took, from start to report.
+	AuditDuration prometheus.Histogram
+	// Rotations counts credential rotations by what was rotated (app_secret, callback) and
+	// result (succeeded, rolled_back).
+	Rotations *prometheus.CounterVec
+
+	bindingMu     sync.Mutex
+	shownStatuses map[string]map[string]bool // corp → statuses exported for it
 }
 
 // New builds the collectors in a fresh registry, with Go and process collectors.
@@ -78,9 +95,26 @@ func New() *Metrics {
 		InboxBacklog: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "dingsync_inbox_backlog", Help: "Accepted DingTalk events not yet applied.",
 		}),
+		BindingStatus: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dingsync_binding_status", Help: "1 for each corp's current binding status, 0 for its former ones.",
+		}, []string{"corp", "status"}),
+		AuditDrift: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dingsync_audit_drift_records", Help: "Drift findings of the corp's latest consistency audit, by kind.",
+		}, []string{"corp", "kind"}),
+		AuditLastRun: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dingsync_audit_last_run_timestamp_seconds", Help: "Unix time the corp's latest consistency audit finished.",
+		}, []string{"corp"}),
+		AuditDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "dingsync_audit_duration_seconds", Help: "Duration of consistency audits, from start to report.",
+			Buckets: prometheus.ExponentialBuckets(0.5, 2, 14),
+		}),
+		Rotations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dingsync_credential_rotations_total", Help: "Credential rotations by credential and result.",
+		}, []string{"credential", "result"}),
 	}
 	reg.MustRegister(m.RunsTotal, m.RunDuration, m.LastSuccess, m.RecordsChanged, m.Failures,
-		m.DingTalkRequests, m.DingTalkLatency, m.SyncLag, m.Callbacks, m.InboxBacklog)
+		m.DingTalkRequests, m.DingTalkLatency, m.SyncLag, m.Callbacks, m.InboxBacklog,
+		m.BindingStatus, m.AuditDrift, m.AuditLastRun, m.AuditDuration, m.Rotations)
 	return m
 }
 
@@ -88,6 +122,31 @@ func New() *Metrics {
 func (m *Metrics) ObserveRequest(api, outcome string, d time.Duration) {
 	m.DingTalkRequests.WithLabelValues(api, outcome).Inc()
 	m.DingTalkLatency.WithLabelValues(api).Observe(d.Seconds())
+}
+
+// SetBindingStatuses sets dingsync_binding_status from each corp's current status: 1 for it,
+// 0 for every other status the corp has shown.
+func (m *Metrics) SetBindingStatuses(current map[string]string) {
+	m.bindingMu.Lock()
+	defer m.bindingMu.Unlock()
+	if m.shownStatuses == nil {
+		m.shownStatuses = map[string]map[string]bool{}
+	}
+	for corp, status := range current {
+		shown := m.shownStatuses[corp]
+		if shown == nil {
+			shown = map[string]bool{}
+			m.shownStatuses[corp] = shown
+		}
+		shown[status] = true
+		for s := range shown {
+			v := 0.0
+			if s == status {
+				v = 1
+			}
+			m.BindingStatus.WithLabelValues(corp, s).Set(v)
+		}
+	}
 }
 
 // Handler serves the registry in the Prometheus text format.

@@ -135,3 +135,20 @@ func (s *Store) SetBindingStatus(ctx context.Context, corpID, status, reason str
 	}
 	return nil
 }
+
+// BindingStatuses returns every binding's status by corp (unbound ones included: their
+// gauge then reads unbound rather than going stale).
+func (s *Store) BindingStatuses(ctx context.Context) (map[string]string, error) {
+	var rows []struct {
+		CorpID string `db:"corp_id"`
+		Status string `db:"status"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, `SELECT corp_id, status FROM bindings`); err != nil {
+		return nil, fmt.Errorf("read binding statuses: %w", err)
+	}
+	out := make(map[string]string, len(rows))
+	for _, r := range rows {
+		out[r.CorpID] = r.Status
+	}
+	return out, nil
+}
