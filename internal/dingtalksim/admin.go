@@ -43,7 +43,7 @@ import (
 //	DELETE /_sim/departments/{deptId}?corpId= removes an empty department (org_dept_remove); 204
 //	GET    /_sim/events?corpId=             200 {"events":[Event...]}
 //	GET    /_sim/push                       200 {"paused","duplicateRate","delayMs","jitterMs","reorderWindow",
-//	                                        "dropToFailedList","timeoutMs","skipUrlCheck","seed"} (PushOptions)
+//	                                        "concurrency","dropToFailedList","timeoutMs","skipUrlCheck","seed"} (PushOptions)
 //	PUT    /_sim/push                       body: any of those fields; 200 the push options now in force
 //	GET    /_sim/pushes?corpId=             200 {"corpId","outcomes":{outcome:n},"queued","failed"} (PushStats)
 func (s *Server) adminHandler() http.Handler {

@@ -13,6 +13,7 @@ type pushBody struct {
 	DelayMs          *int64   `json:"delayMs"`
 	JitterMs         *int64   `json:"jitterMs"`
 	ReorderWindow    *int     `json:"reorderWindow"`
+	Concurrency      *int     `json:"concurrency"`
 	DropToFailedList *bool    `json:"dropToFailedList"`
 	TimeoutMs        *int64   `json:"timeoutMs"`
 	SkipURLCheck     *bool    `json:"skipUrlCheck"`
@@ -22,7 +23,7 @@ type pushBody struct {
 func pushJSON(o PushOptions) pushBody {
 	delay, jitter, timeout := o.Delay.Milliseconds(), o.Jitter.Milliseconds(), o.Timeout.Milliseconds()
 	return pushBody{Paused: &o.Paused, DuplicateRate: &o.DuplicateRate, DelayMs: &delay, JitterMs: &jitter,
-		ReorderWindow: &o.ReorderWindow, DropToFailedList: &o.DropToFailedList, TimeoutMs: &timeout,
+		ReorderWindow: &o.ReorderWindow, Concurrency: &o.Concurrency, DropToFailedList: &o.DropToFailedList, TimeoutMs: &timeout,
 		SkipURLCheck: &o.SkipURLCheck, Seed: &o.Seed}
 }
 
@@ -49,6 +50,9 @@ func (b pushBody) apply(o PushOptions) PushOptions {
 	}
 	if b.ReorderWindow != nil {
 		o.ReorderWindow = *b.ReorderWindow
+	}
+	if b.Concurrency != nil {
+		o.Concurrency = *b.Concurrency
 	}
 	if b.Seed != nil {
 		o.Seed = *b.Seed

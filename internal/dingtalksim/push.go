@@ -13,7 +13,8 @@ import (
 )
 
 // HTTP push (dingtalk-api.md §6a): every event of a subscribed type goes, encrypted, to
-// the corp's registered callback URL, one corp queue at a time and in order; pushes that
+// the corp's registered callback URL from a per-corp queue (in order unless
+// PushOptions.Concurrency sends several at once); pushes that
 // fail land in the corp's failed list, which get_call_back_failed_result hands out once.
 
 // Outcomes of pushes, the keys of PushStats.Outcomes.
@@ -55,6 +56,10 @@ type PushOptions struct {
 	Timeout time.Duration
 	// SkipURLCheck registers callbacks without the check_url push, for URLs nobody serves.
 	SkipURLCheck bool
+	// Concurrency is how many pushes a corp has in flight at once (0 or 1: one at a time,
+	// so they arrive in order). Above 1, pushes of one corp overlap, as a busy DingTalk
+	// sends them, and may arrive out of order.
+	Concurrency int
 	// Seed seeds the draws of duplicates, jitter and reordering (reset by SetPushOptions).
 	Seed int64
 }
@@ -79,10 +84,10 @@ type push struct {
 	payload   []byte // the plaintext JSON
 }
 
-// pushQueue is one corp's pushes in order; a goroutine drains it while running.
+// pushQueue is one corp's pushes in order; up to PushOptions.Concurrency goroutines drain it.
 type pushQueue struct {
 	items   []push
-	running bool
+	running int // goroutines draining it
 }
 
 // pusher delivers pushes: one queue and, while it has work, one goroutine per corp.
@@ -124,8 +129,8 @@ func (s *Server) SetPushOptions(o PushOptions) error {
 	switch {
 	case o.DuplicateRate < 0 || o.DuplicateRate > 1:
 		return fmt.Errorf("%w: duplicateRate must be within 0..1", ErrInvalid)
-	case o.Delay < 0 || o.Jitter < 0 || o.Timeout < 0 || o.ReorderWindow < 0:
-		return fmt.Errorf("%w: delay, jitter, timeout and reorderWindow must not be negative", ErrInvalid)
+	case o.Delay < 0 || o.Jitter < 0 || o.Timeout < 0 || o.ReorderWindow < 0 || o.Concurrency < 0:
+		return fmt.Errorf("%w: delay, jitter, timeout, reorderWindow and concurrency must not be negative", ErrInvalid)
 	}
 	p := s.pusher
 	p.mu.Lock()

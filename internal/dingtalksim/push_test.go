@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -239,5 +240,37 @@ func TestAdminPush(t *testing.T) {
 		if status, raw := e.do(http.MethodPut, "/_sim/push", nil, []byte(bad)); status != http.StatusBadRequest {
 			t.Fatalf("PUT %s: %d %s", bad, status, raw)
 		}
+	}
+}
+
+func TestPushConcurrencyBoundsInFlightPushes(t *testing.T) {
+	for _, tc := range []struct{ concurrency, want int }{{0, 1}, {4, 4}} {
+		t.Run(fmt.Sprint(tc.concurrency), func(t *testing.T) {
+			e := newEnv(t, noQPS)
+			rc := newReceiver(t)
+			e.register(e.token(testKey, testSecret), APICallbackRegister, []string{EventUserAddOrg}, rc.srv.URL, CodeOK)
+			var mu sync.Mutex
+			inFlight, most := 0, 0
+			rc.setMisbehave(func(w http.ResponseWriter, _ *http.Request) {
+				mu.Lock()
+				inFlight++
+				most = max(most, inFlight)
+				mu.Unlock()
+				time.Sleep(30 * time.Millisecond)
+				mu.Lock()
+				inFlight--
+				mu.Unlock()
+				http.Error(w, "busy", http.StatusServiceUnavailable)
+			})
+			check(t, e.sim.SetPushOptions(PushOptions{Concurrency: tc.concurrency}))
+			e.addUsers(12, "conc")
+			e.waitPushes()
+			if most != tc.want {
+				t.Fatalf("Concurrency %d: at most %d pushes in flight, want %d", tc.concurrency, most, tc.want)
+			}
+			if st := e.sim.PushStats(testCorp); st.Outcomes[PushBadReply] != 12 || st.Failed != 12 {
+				t.Fatalf("push stats %+v, want 12 bad replies in the failed list", st)
+			}
+		})
 	}
 }

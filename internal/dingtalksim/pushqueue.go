@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// The per-corp push queues: enqueue adds, one goroutine per corp with work drains in
-// order (or shuffled within PushOptions.ReorderWindow), finish records the outcome.
+// The per-corp push queues: enqueue adds, up to PushOptions.Concurrency goroutines per corp
+// with work drain in order (or shuffled within PushOptions.ReorderWindow), finish records
+// the outcome.
 
 // enqueue appends it (twice when drawn as a duplicate) to its corp's queue.
 func (p *pusher) enqueue(it push) {
@@ -31,15 +32,14 @@ func (p *pusher) enqueue(it push) {
 	p.startLocked(it.corpID)
 }
 
-// startLocked starts corpID's goroutine if its queue has work, none runs and pushes are
-// not paused; callers hold p.mu.
+// startLocked starts goroutines for corpID's queue, up to PushOptions.Concurrency in all
+// and no more than it has work for, unless pushes are paused; callers hold p.mu.
 func (p *pusher) startLocked(corpID string) {
 	q := p.queues[corpID]
-	if q.running || p.opts.Paused || len(q.items) == 0 {
-		return
+	for !p.opts.Paused && q.running < max(p.opts.Concurrency, 1) && q.running < len(q.items) {
+		q.running++
+		go p.drain(corpID)
 	}
-	q.running = true
-	go p.drain(corpID)
 }
 
 // drain delivers corpID's queue until it is empty or paused.
@@ -66,7 +66,7 @@ func (p *pusher) next(corpID string) (it push, o PushOptions, delay time.Duratio
 	defer p.mu.Unlock()
 	q, o := p.queues[corpID], p.opts
 	if o.Paused || len(q.items) == 0 {
-		q.running = false
+		q.running--
 		return push{}, o, 0, false
 	}
 	i := 0
