@@ -141,6 +141,38 @@ const upsertEmployeesSQL = `WITH old AS (
 	       count(*) FILTER (WHERE op = 'reactivate')
 	FROM ch`
 
+// The verified upserts of repair runs also rewrite records whose stored values no longer
+// match their recorded hash.
+var (
+	upsertDepartmentsVerifiedSQL = strings.Replace(upsertDepartmentsSQL, "WHERE d.source_hash <> EXCLUDED.source_hash",
+		"WHERE (d.source_hash <> EXCLUDED.source_hash OR md5(d.attrs::text) <> EXCLUDED.source_hash)", 1)
+	upsertEmployeesVerifiedSQL = strings.Replace(upsertEmployeesSQL, "WHERE e.source_hash <> EXCLUDED.source_hash",
+		"WHERE (e.source_hash <> EXCLUDED.source_hash OR md5(e.attrs::text) <> EXCLUDED.source_hash)", 1)
+)
+
+// repairMembershipsSQL marks, for a repair run, the unchanged employees whose
+// employee_departments rows differ from what DingTalk says, so their rows are rewritten, and
+// records each as an update of departments.
+const repairMembershipsSQL = `WITH staged AS (
+	  SELECT userid, jsonb_agg(jsonb_build_array(dept_id, dept_order, is_leader) ORDER BY dept_id) AS m
+	  FROM staging_users WHERE run_id = $1 GROUP BY userid),
+	stored AS (
+	  SELECT userid, jsonb_agg(jsonb_build_array(dept_id, dept_order, is_leader) ORDER BY dept_id) AS m
+	  FROM employee_departments WHERE corp_id = $2 GROUP BY userid),
+	drifted AS (
+	  INSERT INTO apply_changed_users (userid)
+	  SELECT s.userid FROM staged s LEFT JOIN stored USING (userid)
+	  WHERE stored.m IS DISTINCT FROM s.m
+	  ON CONFLICT DO NOTHING
+	  RETURNING userid),
+	ch AS (
+	  INSERT INTO sync_changes (run_id, corp_id, entity, record_id, op, changed_fields, before, after)
+	  SELECT $1, $2, 'employee', d.userid, 'update', '{departments}',
+	    jsonb_build_object('departments', stored.m), jsonb_build_object('departments', s.m)
+	  FROM drifted d JOIN staged s USING (userid) LEFT JOIN stored USING (userid)
+	  RETURNING 1)
+	SELECT count(*) FROM ch`
+
 // dropMembershipsSQL and insertMembershipsSQL rewrite employee_departments for the
 // employees the apply changed.
 const dropMembershipsSQL = `DELETE FROM employee_departments ed USING apply_changed_users c
@@ -219,7 +251,7 @@ func (s *Store) Apply(ctx context.Context, runID int64, policy DeletionPolicy) (
 				DepartmentsChanged: run.DepartmentsChanged, RecordErrors: run.RecordErrors}
 			return nil
 		}
-		res, err = applyLocked(ctx, tx, runID, run.CorpID, policy)
+		res, err = applyLocked(ctx, tx, runID, run.CorpID, policy, run.Kind == "repair")
 		return err
 	})
 	if errors.Is(err, errHoldForApproval) {
@@ -254,6 +286,7 @@ func loadDeletionGuard(ctx context.Context, tx *sqlx.Tx, corpID string) (deletio
 
 type lockedRun struct {
 	CorpID             string `db:"corp_id"`
+	Kind               string `db:"kind"`
 	Status             string `db:"status"`
 	Applied            bool   `db:"applied"`
 	EmployeesSeen      int    `db:"employees_seen"`
@@ -267,7 +300,7 @@ type lockedRun struct {
 
 func lockRunForApply(ctx context.Context, tx *sqlx.Tx, runID int64) (lockedRun, error) {
 	var r lockedRun
-	err := tx.GetContext(ctx, &r, `SELECT corp_id, status, applied_at IS NOT NULL AS applied,
+	err := tx.GetContext(ctx, &r, `SELECT corp_id, kind, status, applied_at IS NOT NULL AS applied,
 		employees_seen, departments_seen, created, updated, deactivated, departments_changed, record_errors
 		FROM sync_runs WHERE id = $1 FOR UPDATE`, runID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -289,7 +322,10 @@ func lockCorpWrites(ctx context.Context, tx *sqlx.Tx, corpID string) error {
 	return err
 }
 
-func applyLocked(ctx context.Context, tx *sqlx.Tx, runID int64, corpID string, policy DeletionPolicy) (ApplyResult, error) {
+// applyLocked applies run runID. verify (repair runs) judges stored records by their values
+// rather than their recorded hash, and rewrites memberships that differ from DingTalk's, so
+// changes made behind dingsync's back are undone.
+func applyLocked(ctx context.Context, tx *sqlx.Tx, runID int64, corpID string, policy DeletionPolicy, verify bool) (ApplyResult, error) {
 	var res ApplyResult
 	for _, sc := range applyScratch {
 		if err := sc.exec(ctx, tx, runID, corpID); err != nil {
@@ -315,11 +351,22 @@ func applyLocked(ctx context.Context, tx *sqlx.Tx, runID int64, corpID string, p
 			return res, errHoldForApproval
 		}
 	}
-	if err := tx.GetContext(ctx, &res.DepartmentsChanged, upsertDepartmentsSQL, runID, corpID); err != nil {
+	upsertDepartments, upsertEmployees := upsertDepartmentsSQL, upsertEmployeesSQL
+	if verify {
+		upsertDepartments, upsertEmployees = upsertDepartmentsVerifiedSQL, upsertEmployeesVerifiedSQL
+	}
+	if err := tx.GetContext(ctx, &res.DepartmentsChanged, upsertDepartments, runID, corpID); err != nil {
 		return res, fmt.Errorf("apply departments: %w", err)
 	}
-	if err := tx.QueryRowxContext(ctx, upsertEmployeesSQL, runID, corpID).Scan(&res.Created, &res.Updated, &res.Reactivated); err != nil {
+	if err := tx.QueryRowxContext(ctx, upsertEmployees, runID, corpID).Scan(&res.Created, &res.Updated, &res.Reactivated); err != nil {
 		return res, fmt.Errorf("apply employees: %w", err)
+	}
+	if verify {
+		var fixed int
+		if err := tx.GetContext(ctx, &fixed, repairMembershipsSQL, runID, corpID); err != nil {
+			return res, fmt.Errorf("repair memberships: %w", err)
+		}
+		res.Updated += fixed
 	}
 	if _, err := tx.ExecContext(ctx, dropMembershipsSQL, corpID); err != nil {
 		return res, fmt.Errorf("apply memberships: %w", err)

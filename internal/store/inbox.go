@@ -81,7 +81,7 @@ func (s *Store) InboxBacklog(ctx context.Context) (int, error) {
 // incremental batches wait rather than apply state the full sync would then overwrite.
 func (s *Store) FullSyncRunning(ctx context.Context, corpID string) (bool, error) {
 	var n int
-	err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM sync_runs WHERE corp_id = $1 AND kind = 'full'
+	err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM sync_runs WHERE corp_id = $1 AND kind IN ('full', 'repair')
 		AND status IN ('running', 'awaiting_approval') AND applied_at IS NULL`, corpID)
 	return n > 0, err
 }
