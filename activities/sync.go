@@ -39,7 +39,7 @@ type StartRunResult struct {
 }
 
 // StartRun records the run in sync_runs (idempotent per workflow execution) and, for a full
-// sync, marks the binding as syncing. A paused or unbound corp is refused.
+// or repair sync, marks the binding as syncing. A paused or unbound corp is refused.
 func (a *Sync) StartRun(ctx context.Context, in StartRunInput) (StartRunResult, error) {
 	b, err := a.Store.GetBinding(ctx, in.CorpID)
 	if err != nil {
@@ -55,7 +55,7 @@ func (a *Sync) StartRun(ctx context.Context, in StartRunInput) (StartRunResult, 
 	if err != nil {
 		return StartRunResult{}, temporalError(err)
 	}
-	if in.Kind == "full" {
+	if in.Kind == "full" || in.Kind == "repair" {
 		if err := a.Store.SetBindingStatus(ctx, in.CorpID, store.BindingSyncing, ""); err != nil {
 			return StartRunResult{}, err
 		}

@@ -9,10 +9,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"gopkg.in/yaml.v3"
 
 	"github.com/dingsync/dingsync/activities"
@@ -158,15 +156,8 @@ func (f *bindFlags) resolve(cmd *cobra.Command) (bindConfig, error) {
 
 // startBinding starts binding/<corp>, or, when it is already running, asks it to re-check.
 func startBinding(cmd *cobra.Command, env *environment, c client.Client, corpID, actor string) (started bool, err error) {
-	_, err = c.ExecuteWorkflow(cmd.Context(), client.StartWorkflowOptions{
-		ID:                                       workflows.BindingWorkflowID(corpID),
-		TaskQueue:                                env.config().TaskQueue,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.CorpIDAttribute.ValueSet(corpID),
-			workflows.SyncKindAttribute.ValueSet(workflows.KindBinding)),
-	}, workflows.Binding, workflows.BindingInput{CorpID: corpID, Actor: actor})
+	_, err = startExclusive(cmd.Context(), env, c, workflows.BindingWorkflowID(corpID), corpID, workflows.KindBinding,
+		workflows.Binding, workflows.BindingInput{CorpID: corpID, Actor: actor})
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if !errors.As(err, &already) {
 		return err == nil, err

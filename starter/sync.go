@@ -10,10 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/dingsync/dingsync/internal/store"
 	"github.com/dingsync/dingsync/workflows"
@@ -65,16 +63,8 @@ func runSyncFull(cmd *cobra.Command, env *environment, f *syncFlags) error {
 	if err != nil {
 		return err
 	}
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.FullSyncWorkflowID(f.corpID),
-		TaskQueue:                env.config().TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		// Without this the SDK hands back the running execution instead of refusing.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.CorpIDAttribute.ValueSet(f.corpID),
-			workflows.SyncKindAttribute.ValueSet(workflows.KindFull)),
-	}, workflows.FullSync, workflows.FullSyncInput{CorpID: f.corpID, Trigger: f.trigger})
+	run, err := startExclusive(ctx, env, c, workflows.FullSyncWorkflowID(f.corpID), f.corpID, workflows.KindFull,
+		workflows.FullSync, workflows.FullSyncInput{CorpID: f.corpID, Trigger: f.trigger})
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
 		return fmt.Errorf("a full sync of corp %s is already running (workflow %s, run %s): wait for it, or follow it in the Temporal UI",
@@ -90,7 +80,7 @@ func runSyncFull(cmd *cobra.Command, env *environment, f *syncFlags) error {
 	if !f.asJSON {
 		fmt.Fprintf(out, "full sync of %s started (workflow %s, run %s)\n", f.corpID, run.GetID(), run.GetRunID())
 	}
-	res, err := follow(ctx, out, st, run, !f.asJSON)
+	res, err := follow[workflows.FullSyncResult](ctx, out, st, run, !f.asJSON, "full sync")
 	if err != nil {
 		return err
 	}
@@ -109,12 +99,12 @@ func printStarted(out io.Writer, asJSON bool, run client.WorkflowRun) error {
 	return nil
 }
 
-// follow prints the run's progress until the workflow ends, and returns its result. On a
-// terminal one line is redrawn every second; otherwise a line is printed on every phase
-// change and every 5 s, so logs stay readable.
-func follow(ctx context.Context, out io.Writer, st *store.Store, run client.WorkflowRun, show bool) (workflows.FullSyncResult, error) {
+// follow prints the progress of a run (a full sync, an audit: what) until the workflow ends,
+// and returns its result. On a terminal one line is redrawn every second; otherwise a line is
+// printed on every phase change and every 5 s, so logs stay readable.
+func follow[R any](ctx context.Context, out io.Writer, st *store.Store, run client.WorkflowRun, show bool, what string) (R, error) {
 	done := make(chan error, 1)
-	var res workflows.FullSyncResult
+	var res R
 	go func() { done <- run.Get(ctx, &res) }()
 	tty := isTerminal(out)
 	tick := time.NewTicker(time.Second)
@@ -128,11 +118,11 @@ func follow(ctx context.Context, out io.Writer, st *store.Store, run client.Work
 				fmt.Fprintln(out)
 			}
 			if err != nil {
-				return res, fmt.Errorf("full sync failed: %s", workflows.FailureMessage(err))
+				return res, fmt.Errorf("%s failed: %s", what, workflows.FailureMessage(err))
 			}
 			return res, nil
 		case <-ctx.Done():
-			return res, fmt.Errorf("stopped following (the sync goes on in Temporal): %w", ctx.Err())
+			return res, fmt.Errorf("stopped following (the %s goes on in Temporal): %w", what, ctx.Err())
 		case <-tick.C:
 		}
 		r, err := st.LatestRun(ctx, run.GetID(), run.GetRunID())

@@ -78,6 +78,7 @@ func run(ctx context.Context) error {
 	w.RegisterWorkflow(workflows.Authorize)
 	w.RegisterWorkflow(workflows.IncrementalSync)
 	w.RegisterWorkflow(workflows.IncrementalBatch)
+	w.RegisterWorkflow(workflows.Audit)
 	concurrency, err := crawlConcurrency()
 	if err != nil {
 		return err
@@ -86,6 +87,7 @@ func run(ctx context.Context) error {
 	w.RegisterActivity(&activities.Sync{Store: st, DingTalk: dt, Secrets: box, Metrics: m, CrawlConcurrency: concurrency})
 	w.RegisterActivity(&activities.Binding{Store: st, DingTalk: dt, Secrets: box})
 	w.RegisterActivity(&activities.Incremental{Store: st, DingTalk: dt, Secrets: box, Metrics: m})
+	w.RegisterActivity(&activities.Audit{Store: st, Metrics: m})
 
 	metricsMux := http.NewServeMux()
 	metricsMux.Handle("/metrics", m.Handler())

@@ -45,6 +45,13 @@ func newFullSync(ctx workflow.Context, in FullSyncInput) (*fullSync, error) {
 	if in.Trigger == "" {
 		in.Trigger = "manual"
 	}
+	if in.Kind == "" {
+		in.Kind = KindFull
+	}
+	if in.Kind != KindFull && in.Kind != KindRepair {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("a full sync is of kind %q or %q, not %q", KindFull, KindRepair, in.Kind),
+			ErrTypeInvalidInput, nil)
+	}
 	if in.ApprovalTimeout <= 0 {
 		in.ApprovalTimeout = defaultApprovalTimeout
 	}
@@ -67,7 +74,7 @@ func newFullSync(ctx workflow.Context, in FullSyncInput) (*fullSync, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = workflow.UpsertTypedSearchAttributes(ctx, CorpIDAttribute.ValueSet(in.CorpID), SyncKindAttribute.ValueSet(KindFull))
+	err = workflow.UpsertTypedSearchAttributes(ctx, CorpIDAttribute.ValueSet(in.CorpID), SyncKindAttribute.ValueSet(in.Kind))
 	return s, err
 }
 
@@ -87,7 +94,7 @@ func (s *fullSync) validateDecision(_ workflow.Context, d DeletionDecision) erro
 func (s *fullSync) run(ctx workflow.Context) (FullSyncResult, error) {
 	var started activities.StartRunResult
 	err := workflow.ExecuteActivity(shortActivity(ctx), s.act.StartRun,
-		activities.StartRunInput{CorpID: s.in.CorpID, Kind: KindFull, Trigger: s.in.Trigger}).Get(ctx, &started)
+		activities.StartRunInput{CorpID: s.in.CorpID, Kind: s.in.Kind, Trigger: s.in.Trigger}).Get(ctx, &started)
 	if err != nil {
 		return s.res, err
 	}
@@ -181,7 +188,7 @@ func (s *fullSync) partialReason(applied activities.ApplyResult) string {
 // was cancelled, and returns runErr, the error that failed the run (nil when it did not fail).
 func (s *fullSync) finish(ctx workflow.Context, status string, runErr error, applied activities.ApplyResult) error {
 	s.phase, s.res.Status = PhaseDone, status
-	in := activities.FinishRunInput{CorpID: s.in.CorpID, RunID: s.res.RunID, Kind: KindFull, Status: status,
+	in := activities.FinishRunInput{CorpID: s.in.CorpID, RunID: s.res.RunID, Kind: s.in.Kind, Status: status,
 		Applied: applied, BindingStatus: store.BindingActive}
 	if s.decision != nil {
 		in.DecidedBy = s.decision.By

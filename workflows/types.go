@@ -30,6 +30,10 @@ var SearchAttributes = []string{"CorpId=Keyword", "SyncKind=Keyword", "BindingSt
 // Sync kinds, as in sync_runs.kind and the SyncKind search attribute.
 const (
 	KindFull = "full"
+	// KindRepair is a full sync that an audit started to undo drift: it judges stored records
+	// by their values rather than their recorded hash (see store.Apply).
+	KindRepair = "repair"
+	KindAudit  = "audit"
 )
 
 // FullSyncWorkflowID is the id of corpID's full sync: one at a time per corp.
@@ -38,8 +42,10 @@ func FullSyncWorkflowID(corpID string) string { return "fullsync/" + corpID }
 // FullSyncInput starts a full sync of one corp.
 type FullSyncInput struct {
 	CorpID string
-	// Trigger says who or what started the run: "manual", "binding", "schedule".
+	// Trigger says who or what started the run: "manual", "binding", "schedule", "audit".
 	Trigger string
+	// Kind is KindFull (the default) or KindRepair.
+	Kind string
 	// ApprovalTimeout bounds the wait for an operator's decision on held deletions
 	// (default 72 h); a run that times out fails with nothing deleted.
 	ApprovalTimeout time.Duration

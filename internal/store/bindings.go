@@ -25,8 +25,13 @@ type Binding struct {
 	StatusReason         sql.NullString `db:"status_reason"`
 	AuthorizedBy         sql.NullString `db:"authorized_by"`
 	AuthorizedAt         sql.NullTime   `db:"authorized_at"`
-	CreatedAt            time.Time      `db:"created_at"`
-	UpdatedAt            time.Time      `db:"updated_at"`
+	// AuditCron and FullSyncCron are the cron specs (UTC) of the binding's schedules; empty
+	// turns one off. AuditRepair makes a scheduled audit repair the drift it finds.
+	AuditCron    string    `db:"audit_cron"`
+	FullSyncCron string    `db:"fullsync_cron"`
+	AuditRepair  bool      `db:"audit_repair"`
+	CreatedAt    time.Time `db:"created_at"`
+	UpdatedAt    time.Time `db:"updated_at"`
 }
 
 // BindingStatus values (DESIGN.md, data model).
@@ -51,7 +56,7 @@ func UnknownCorpError(corpID string) error {
 
 const getBindingSQL = `SELECT corp_id, app_type, agent_id, app_key, status, deletion_guard_percent,
 	deletion_guard_max, callback_url, permissions, verified_at, status_reason, authorized_by, authorized_at,
-	created_at, updated_at FROM bindings WHERE corp_id = $1`
+	audit_cron, fullsync_cron, audit_repair, created_at, updated_at FROM bindings WHERE corp_id = $1`
 
 // GetBinding returns the binding of corpID, or an error wrapping ErrUnknownCorp.
 func (s *Store) GetBinding(ctx context.Context, corpID string) (Binding, error) {
