@@ -103,6 +103,12 @@ func (j JSONDoc) MarshalJSON() ([]byte, error) {
 	return j, nil
 }
 
+// UnmarshalJSON keeps the document as is.
+func (j *JSONDoc) UnmarshalJSON(b []byte) error {
+	*j = append(JSONDoc(nil), b...)
+	return nil
+}
+
 // auditFindingsSQL collects every difference between what run $1 staged and corp $2's store
 // into audit_found; recent marks records the store wrote after the audit began ($3), which
 // an event applied meanwhile explains and which are therefore not judged.
