@@ -54,7 +54,8 @@ needed by bind). Secrets are never taken from the command line: use a file or st
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
 	root.PersistentPostRun = func(*cobra.Command, []string) { env.close() }
 	root.AddCommand(newBindCommand(env), newAuthorizeCommand(env), newStatusCommand(env), newSyncCommand(env), newRunsCommand(env),
-		newChangesCommand(env), newDeletionsCommand(env), newSnapshotCommand(env), newEventsCommand(env), newAuditCommand(env))
+		newChangesCommand(env), newDeletionsCommand(env), newSnapshotCommand(env), newEventsCommand(env), newAuditCommand(env),
+		newSchedulesCommand(env))
 	root.AddCommand(newLifecycleCommands(env)...)
 	return root
 }

@@ -2,7 +2,7 @@
 // workflow and activity on the "dingsync" task queue and serves Prometheus metrics on /metrics.
 //
 // Environment: DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DINGSYNC_SECRET_KEY,
-// DINGSYNC_METRICS_ADDR, DINGSYNC_HTTP_ADDR, DINGSYNC_PUBLIC_URL, DINGSYNC_TASK_QUEUE, DINGSYNC_CRAWL_CONCURRENCY, DINGTALK_OAPI_BASE_URL,
+// DINGSYNC_METRICS_ADDR, DINGSYNC_HTTP_ADDR, DINGSYNC_PUBLIC_URL, DINGSYNC_TASK_QUEUE, DINGSYNC_SCHEDULE_TIMEZONE, DINGSYNC_CRAWL_CONCURRENCY, DINGTALK_OAPI_BASE_URL,
 // DINGTALK_API_BASE_URL, DINGTALK_QPS, DINGTALK_IP_CALLS_PER_20S.
 package main
 
@@ -79,6 +79,7 @@ func run(ctx context.Context) error {
 	w.RegisterWorkflow(workflows.IncrementalSync)
 	w.RegisterWorkflow(workflows.IncrementalBatch)
 	w.RegisterWorkflow(workflows.Audit)
+	w.RegisterWorkflow(workflows.Scheduled)
 	concurrency, err := crawlConcurrency()
 	if err != nil {
 		return err
@@ -88,6 +89,7 @@ func run(ctx context.Context) error {
 	w.RegisterActivity(&activities.Binding{Store: st, DingTalk: dt, Secrets: box})
 	w.RegisterActivity(&activities.Incremental{Store: st, DingTalk: dt, Secrets: box, Metrics: m})
 	w.RegisterActivity(&activities.Audit{Store: st, Metrics: m})
+	w.RegisterActivity(&activities.Schedules{Store: st, Manager: cfg.Schedules(c)})
 
 	metricsMux := http.NewServeMux()
 	metricsMux.Handle("/metrics", m.Handler())

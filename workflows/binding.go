@@ -113,7 +113,31 @@ func (b *binding) onboard(ctx workflow.Context) {
 		return
 	}
 	b.st.Onboarded = true
+	b.ensureSchedules(ctx)
 	b.setStatus(ctx, store.BindingActive, b.degradedReason())
+}
+
+// ensureSchedules creates the corp's audit and nightly full sync schedules. Without them the
+// corp still syncs (events, manual runs): a failure is a degraded step, not a failed binding.
+func (b *binding) ensureSchedules(ctx workflow.Context) {
+	var sched *activities.Schedules
+	err := workflow.ExecuteActivity(shortActivity(ctx), sched.EnsureSchedules, activities.CorpInput{CorpID: b.corpID}).Get(ctx, nil)
+	if err != nil {
+		b.step("create schedules", "degraded", FailureMessage(err)+"; create them with `starter schedules update --corp-id "+b.corpID+"`")
+		return
+	}
+	b.step("create schedules", "ok", "daily audit and nightly full sync: `starter schedules list --corp-id "+b.corpID+"`")
+}
+
+// pauseSchedules pauses or unpauses the corp's schedules with the binding; a failure is
+// logged (a run a schedule starts on a paused corp is refused anyway).
+func (b *binding) pauseSchedules(ctx workflow.Context, paused bool, note string) {
+	var sched *activities.Schedules
+	err := workflow.ExecuteActivity(shortActivity(ctx), sched.PauseSchedules,
+		activities.PauseSchedulesInput{CorpID: b.corpID, Paused: paused, Note: note}).Get(ctx, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("pause schedules", "corp", b.corpID, "paused", paused, "error", err)
+	}
 }
 
 func (b *binding) verify(ctx workflow.Context) bool {
@@ -248,6 +272,7 @@ func (b *binding) pause(ctx workflow.Context, a BindingAction) (string, error) {
 	err := workflow.ExecuteActivity(shortActivity(ctx), b.act.SetStatus, activities.StatusInput{CorpID: b.corpID,
 		Status: store.BindingPaused, Reason: a.Reason, Actor: a.By, Action: "pause"}).Get(ctx, nil)
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchAttributeBindingStatus.ValueSet(store.BindingPaused))
+	b.pauseSchedules(ctx, true, "binding paused by "+a.By)
 	return fmt.Sprintf("corp %s paused: no syncs start until `starter resume`", b.corpID), err
 }
 
@@ -260,11 +285,12 @@ func (b *binding) resume(ctx workflow.Context, a BindingAction) (string, error) 
 	err := workflow.ExecuteActivity(shortActivity(ctx), b.act.SetStatus, activities.StatusInput{CorpID: b.corpID,
 		Status: store.BindingActive, Reason: b.st.Reason, Actor: a.By, Action: "resume"}).Get(ctx, nil)
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchAttributeBindingStatus.ValueSet(store.BindingActive))
+	b.pauseSchedules(ctx, false, "binding resumed by "+a.By)
 	return fmt.Sprintf("corp %s resumed", b.corpID), err
 }
 
-// unbind stops the corp's running full sync, deletes its event callback and marks it unbound;
-// its HR data is kept.
+// unbind stops the corp's running full sync, deletes its event callback and schedules and
+// marks it unbound; its HR data is kept.
 func (b *binding) unbind(ctx workflow.Context, a BindingAction) (string, error) {
 	_ = workflow.RequestCancelExternalWorkflow(ctx, FullSyncWorkflowID(b.corpID), "").Get(ctx, nil)
 	var note string
@@ -272,6 +298,11 @@ func (b *binding) unbind(ctx workflow.Context, a BindingAction) (string, error) 
 		activities.UnbindInput{CorpID: b.corpID, Actor: a.By, Reason: a.Reason}).Get(ctx, &note)
 	if err != nil {
 		return "", err
+	}
+	var sched *activities.Schedules
+	if err := workflow.ExecuteActivity(shortActivity(ctx), sched.DeleteSchedules, activities.CorpInput{CorpID: b.corpID}).Get(ctx, nil); err != nil {
+		note += "; its schedules could not be deleted (" + FailureMessage(err) + "): delete schedule/audit/" + b.corpID +
+			" and schedule/fullsync/" + b.corpID + " in the Temporal UI"
 	}
 	b.st.Status, b.st.Reason, b.unbound, b.note = store.BindingUnbound, a.Reason, true, note
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchAttributeBindingStatus.ValueSet(store.BindingUnbound))

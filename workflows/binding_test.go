@@ -18,13 +18,26 @@ import (
 type bindingEnv struct {
 	*testsuite.TestWorkflowEnvironment
 	act      *activities.Binding
+	sched    *activities.Schedules
 	statuses []string
+	// schedules records the schedule calls: "ensure", "delete", "pause", "unpause".
+	schedules []string
 }
 
 func newBindingEnv(t *testing.T) *bindingEnv {
 	var suite testsuite.WorkflowTestSuite
 	e := &bindingEnv{TestWorkflowEnvironment: suite.NewTestWorkflowEnvironment()}
 	e.RegisterActivity(e.act)
+	e.RegisterActivity(e.sched)
+	e.OnActivity(e.sched.EnsureSchedules, mock.Anything, activities.CorpInput{CorpID: "corp1"}).Return(
+		func(context.Context, activities.CorpInput) error { e.schedules = append(e.schedules, "ensure"); return nil })
+	e.OnActivity(e.sched.DeleteSchedules, mock.Anything, activities.CorpInput{CorpID: "corp1"}).Return(
+		func(context.Context, activities.CorpInput) error { e.schedules = append(e.schedules, "delete"); return nil })
+	e.OnActivity(e.sched.PauseSchedules, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PauseSchedulesInput) error {
+			e.schedules = append(e.schedules, map[bool]string{true: "pause", false: "unpause"}[in.Paused])
+			return nil
+		})
 	e.RegisterWorkflow(FullSync)
 	e.OnActivity(e.act.SetStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.StatusInput) error {
 		e.statuses = append(e.statuses, in.Status)
@@ -64,7 +77,8 @@ func TestBindingOnboardsThenUnbinds(t *testing.T) {
 		require.True(t, st.Onboarded)
 		require.Equal(t, store.BindingActive, st.Status)
 		require.Contains(t, st.Reason, "degraded: missing qyapi_process_read")
-		require.Len(t, st.Steps, 5)
+		require.Len(t, st.Steps, 6)
+		require.Equal(t, "create schedules", st.Steps[5].Name)
 		e.update(UpdateUnbind, BindingAction{}, &rejected)
 		e.update(UpdateUnbind, BindingAction{By: "alice"}, &rejected)
 	}, time.Minute)
@@ -77,6 +91,7 @@ func TestBindingOnboardsThenUnbinds(t *testing.T) {
 	require.Equal(t, store.BindingUnbound, res.Status)
 	require.Contains(t, rejected, "say who does this")
 	require.Equal(t, []string{store.BindingAuthorized, store.BindingSyncing, store.BindingActive}, e.statuses)
+	require.Equal(t, []string{"ensure", "delete"}, e.schedules)
 }
 
 func TestBindingWaitsOnAMissingRequiredPermissionUntilResume(t *testing.T) {

@@ -6,6 +6,9 @@ import (
 	"os"
 	"strings"
 
+	"go.temporal.io/sdk/client"
+
+	"github.com/dingsync/dingsync/internal/schedules"
 	"github.com/dingsync/dingsync/internal/store"
 	"github.com/dingsync/dingsync/workflows"
 )
@@ -19,6 +22,7 @@ type Config struct {
 	TaskQueue         string // DINGSYNC_TASK_QUEUE: the task queue workers poll and workflows start on
 	HTTPAddr          string // DINGSYNC_HTTP_ADDR: where the worker serves its public endpoints
 	PublicURL         string // DINGSYNC_PUBLIC_URL: how DingTalk and browsers reach HTTPAddr
+	ScheduleTimeZone  string // DINGSYNC_SCHEDULE_TIMEZONE: the zone schedules' cron specs are read in
 }
 
 // FromEnv reads Config from the environment.
@@ -30,6 +34,7 @@ func FromEnv() Config {
 		MetricsAddr:       env("DINGSYNC_METRICS_ADDR", "127.0.0.1:9464"),
 		TaskQueue:         env("DINGSYNC_TASK_QUEUE", workflows.TaskQueue),
 		HTTPAddr:          env("DINGSYNC_HTTP_ADDR", "127.0.0.1:8088"),
+		ScheduleTimeZone:  env("DINGSYNC_SCHEDULE_TIMEZONE", "Asia/Shanghai"),
 	}
 	c.PublicURL = strings.TrimRight(env("DINGSYNC_PUBLIC_URL", "http://"+c.HTTPAddr), "/")
 	return c
@@ -40,4 +45,10 @@ func env(key, fallback string) string {
 		return v
 	}
 	return fallback
+}
+
+// Schedules is the manager of binding schedules on c, for workflows started on the
+// configured task queue.
+func (c Config) Schedules(tc client.Client) *schedules.Manager {
+	return &schedules.Manager{Client: tc, TaskQueue: c.TaskQueue, TimeZone: c.ScheduleTimeZone}
 }

@@ -157,3 +157,27 @@ func (s *Store) BindingStatuses(ctx context.Context) (map[string]string, error) 
 	}
 	return out, nil
 }
+
+// ScheduleSettings changes a binding's schedule settings; nil fields keep their value.
+type ScheduleSettings struct {
+	AuditCron    *string
+	FullSyncCron *string
+	AuditRepair  *bool
+}
+
+// UpdateScheduleSettings stores a binding's schedule settings and logs who changed them.
+func (s *Store) UpdateScheduleSettings(ctx context.Context, corpID, actor string, in ScheduleSettings) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE bindings SET audit_cron = coalesce($2, audit_cron),
+			fullsync_cron = coalesce($3, fullsync_cron), audit_repair = coalesce($4, audit_repair), updated_at = now()
+			WHERE corp_id = $1`, corpID, in.AuditCron, in.FullSyncCron, in.AuditRepair)
+		if err != nil {
+			return fmt.Errorf("store schedule settings: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return UnknownCorpError(corpID)
+		}
+		return logOp(ctx, tx, corpID, actor, "schedules", map[string]any{"audit_cron": in.AuditCron,
+			"fullsync_cron": in.FullSyncCron, "audit_repair": in.AuditRepair})
+	})
+}
