@@ -39,7 +39,7 @@ func (a *Sync) CrawlOrg(ctx context.Context, in CrawlInput) (CrawlResult, error)
 	if activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &prior)
 	}
-	app, err := loadApp(ctx, a.Store, a.Secrets, in.CorpID)
+	app, err := newLiveApp(ctx, a.Store, a.Secrets, in.CorpID)
 	if err != nil {
 		return CrawlResult{}, temporalError(err)
 	}
@@ -52,7 +52,7 @@ func (a *Sync) CrawlOrg(ctx context.Context, in CrawlInput) (CrawlResult, error)
 	totals := func() crawlHeartbeat {
 		return crawlHeartbeat{APICalls: prior.APICalls + calls.Total(), Throttled: prior.Throttled + calls.Throttled()}
 	}
-	c := &crawl.Crawler{Source: a.DingTalk, Sink: a.Store, App: app, RunID: in.RunID, Concurrency: a.CrawlConcurrency,
+	c := &crawl.Crawler{Source: a.DingTalk, Sink: a.Store, App: app.Get, RunID: in.RunID, Concurrency: a.CrawlConcurrency,
 		OnProgress: func(p crawl.Progress) {
 			t := totals()
 			activity.RecordHeartbeat(ctx, t)
@@ -63,7 +63,7 @@ func (a *Sync) CrawlOrg(ctx context.Context, in CrawlInput) (CrawlResult, error)
 	t := totals()
 	if err != nil {
 		activity.RecordHeartbeat(ctx, t)
-		return CrawlResult{}, temporalError(err)
+		return CrawlResult{}, rotationAware(ctx, a.Store, in.CorpID, err)
 	}
 	return CrawlResult{Departments: p.Departments, UserRows: p.UserRows, RecordErrors: p.RecordErrors,
 		APICalls: t.APICalls, Throttled: t.Throttled}, nil

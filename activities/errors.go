@@ -23,6 +23,7 @@ const (
 	ErrTypeDingTalkInvalid      = "DingTalkInvalidRequest"
 	ErrTypeDingTalkThrottled    = "DingTalkThrottled"
 	ErrTypeDingTalkUnavailable  = "DingTalkUnavailable"
+	ErrTypeRotationInProgress   = "RotationInProgress"
 )
 
 // temporalError classifies err once, at the edge between dingsync and Temporal: what no retry
@@ -42,6 +43,8 @@ func temporalError(err error) error {
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeUnknownCorp, nil)
 	case errors.Is(err, store.ErrNoCredential):
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeNoCredential, nil)
+	case errors.Is(err, store.ErrRotationInProgress):
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeRotationInProgress, nil)
 	case errors.Is(err, secretbox.ErrWrongKey):
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeCredentialUnreadable, nil)
 	}

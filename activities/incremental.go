@@ -126,7 +126,7 @@ func (a *Incremental) ApplyEvents(ctx context.Context, in ApplyEventsInput) (App
 	ctx = dingtalk.WithCallCounter(ctx, calls)
 	batch, err := a.read(ctx, app, planBatch(events))
 	if err != nil {
-		return ApplyEventsResult{}, temporalError(err)
+		return ApplyEventsResult{}, rotationAware(ctx, a.Store, in.CorpID, err)
 	}
 	if err := a.Store.Stage(ctx, in.RunID, in.CorpID, batch); err != nil {
 		return ApplyEventsResult{}, err

@@ -80,6 +80,7 @@ func run(ctx context.Context) error {
 	w.RegisterWorkflow(workflows.IncrementalBatch)
 	w.RegisterWorkflow(workflows.Audit)
 	w.RegisterWorkflow(workflows.Scheduled)
+	w.RegisterWorkflow(workflows.Rotate)
 	concurrency, err := crawlConcurrency()
 	if err != nil {
 		return err
@@ -89,6 +90,7 @@ func run(ctx context.Context) error {
 	w.RegisterActivity(&activities.Binding{Store: st, DingTalk: dt, Secrets: box})
 	w.RegisterActivity(&activities.Incremental{Store: st, DingTalk: dt, Secrets: box, Metrics: m})
 	w.RegisterActivity(&activities.Audit{Store: st, Metrics: m})
+	w.RegisterActivity(&activities.Rotation{Store: st, DingTalk: dt, Secrets: box, Metrics: m})
 	w.RegisterActivity(&activities.Schedules{Store: st, Manager: cfg.Schedules(c)})
 
 	metricsMux := http.NewServeMux()

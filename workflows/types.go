@@ -107,4 +107,5 @@ const (
 // nonRetryable are the activity error types no retry can fix.
 var nonRetryable = []string{activities.ErrTypeUnknownCorp, activities.ErrTypeBindingInactive,
 	activities.ErrTypeNoCredential, activities.ErrTypeCredentialUnreadable, activities.ErrTypeDingTalkAuth,
-	activities.ErrTypeDingTalkPermission, activities.ErrTypeDingTalkQuota, activities.ErrTypeDingTalkInvalid}
+	activities.ErrTypeDingTalkPermission, activities.ErrTypeDingTalkQuota, activities.ErrTypeDingTalkInvalid,
+	activities.ErrTypeRotationInProgress}

@@ -43,8 +43,9 @@ type Progress struct {
 type Crawler struct {
 	Source Source
 	Sink   Sink
-	App    dingtalk.App
-	RunID  int64
+	// App gives the corp's app for each request (so a credential rotated mid-crawl is picked up).
+	App   func() dingtalk.App
+	RunID int64
 	// Concurrency bounds the DingTalk requests in flight (default 16).
 	Concurrency int
 	// FlushEvery and FlushRows bound how much read data waits in memory (default 500 ms, 5,000 rows).
@@ -127,13 +128,13 @@ type walk struct {
 }
 
 func (w *walk) stageRoot(ctx context.Context) error {
-	root, err := w.c.Source.GetDepartment(ctx, w.c.App, dingtalk.RootDepartmentID)
+	root, err := w.c.Source.GetDepartment(ctx, w.c.App(), dingtalk.RootDepartmentID)
 	if err != nil {
 		return fmt.Errorf("read the root department: %w", err)
 	}
 	b := store.StageBatch{Departments: []dingtalk.Department{{ID: root.ID, Name: root.Name,
 		CreateDeptGroup: root.CreateDeptGroup, AutoAddUser: root.AutoAddUser}}}
-	if err := w.c.Sink.Stage(ctx, w.c.RunID, w.c.App.CorpID, b); err != nil {
+	if err := w.c.Sink.Stage(ctx, w.c.RunID, w.c.App().CorpID, b); err != nil {
 		return err
 	}
 	w.progress.Departments = 1
@@ -155,7 +156,7 @@ func (w *walk) goListChildren(deptID int64) {
 	w.g.Go(func() error {
 		var children []dingtalk.Department
 		err := w.call(func() (err error) {
-			children, err = w.c.Source.ListSubDepartments(w.gctx, w.c.App, deptID)
+			children, err = w.c.Source.ListSubDepartments(w.gctx, w.c.App(), deptID)
 			return err
 		})
 		if err != nil {
@@ -191,7 +192,7 @@ func (w *walk) goListUsers(deptID int64) {
 		for {
 			var page dingtalk.UserPage
 			err := w.call(func() (err error) {
-				page, err = w.c.Source.ListUsers(w.gctx, w.c.App, deptID, cursor, dingtalk.MaxUserPageSize)
+				page, err = w.c.Source.ListUsers(w.gctx, w.c.App(), deptID, cursor, dingtalk.MaxUserPageSize)
 				return err
 			})
 			if err != nil {
@@ -295,7 +296,7 @@ func (w *walk) flush(ctx context.Context) error {
 	if !b.Empty() {
 		flushCtx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		if err := w.c.Sink.Stage(flushCtx, w.c.RunID, w.c.App.CorpID, b); err != nil {
+		if err := w.c.Sink.Stage(flushCtx, w.c.RunID, w.c.App().CorpID, b); err != nil {
 			return fmt.Errorf("stage what was read: %w", err)
 		}
 	}

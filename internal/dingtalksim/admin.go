@@ -18,7 +18,9 @@ import (
 //	                                        {"corpId", "org": Org} loads one; 201 {"corpId","departments","users","leavers"}
 //	POST   /_sim/apps                       body App (corpId, appKey, appSecret, permissions,
 //	                                        deniedDepartments, allowedIps); 201 {"corpId","appKey"}
-//	PUT    /_sim/apps/{appKey}/secret       body {"appSecret"}: rotates the secret; 204
+//	PUT    /_sim/apps/{appKey}/secret       body {"appSecret","graceMs","revokeTokens"}: resets the
+//	                                        secret (the old one valid graceMs more; issued tokens
+//	                                        revoked at once if revokeTokens); 204
 //	PUT    /_sim/apps/{appKey}/whitelist    body {"allowedIps":[IP or CIDR...]} ([]: any IP); 204
 //	PUT    /_sim/oauth/consent              body {"appKey","userId"}: who logs in to the app on
 //	                                        /oauth2/auth ("" userId: nobody); 204
@@ -184,12 +186,15 @@ func (s *Server) adminAddApp(r *http.Request) (int, any, error) {
 
 func (s *Server) adminSetSecret(r *http.Request) (int, any, error) {
 	var req struct {
-		AppSecret string `json:"appSecret"`
+		AppSecret    string `json:"appSecret"`
+		GraceMs      int64  `json:"graceMs"`
+		RevokeTokens bool   `json:"revokeTokens"`
 	}
 	if err := readJSON(r, &req); err != nil {
 		return 0, nil, err
 	}
-	if err := s.SetAppSecret(r.PathValue("appKey"), req.AppSecret); err != nil {
+	how := SecretRotation{Grace: time.Duration(req.GraceMs) * time.Millisecond, RevokeTokens: req.RevokeTokens}
+	if err := s.RotateAppSecret(r.PathValue("appKey"), req.AppSecret, how); err != nil {
 		return 0, nil, err
 	}
 	s.logger.Info("app secret changed", "appKey", r.PathValue("appKey"))

@@ -67,6 +67,9 @@ type appState struct {
 	denied  map[int64]bool
 	allowed []netip.Prefix // empty: every IP
 	current *token         // the token gettoken hands out while it is valid
+	// oldSecret is still accepted until oldUntil, after a rotation with a grace period.
+	oldSecret string
+	oldUntil  time.Time
 }
 
 func (a *appState) can(perm string) bool { return a.perms == nil || a.perms[perm] }
@@ -160,13 +163,29 @@ func (s *Server) RevokeTokens(appKey string) error {
 	return nil
 }
 
-// SetAppSecret changes appKey's secret, as rotating it in the developer console does: the
-// old secret is refused from now on (40001 / invalidClientIdOrSecret). Tokens already
-// issued stay valid until they expire (DingTalk does not document this; call
-// RevokeTokens too to simulate the stricter behaviour).
+// SetAppSecret changes appKey's secret, as resetting it in the developer console does: the
+// old secret is refused from now on (40001 / invalidClientIdOrSecret); tokens already issued
+// stay valid until they expire. RotateAppSecret simulates the other semantics DingTalk
+// might have (it documents neither).
 func (s *Server) SetAppSecret(appKey, secret string) error {
+	return s.RotateAppSecret(appKey, secret, SecretRotation{})
+}
+
+// SecretRotation is how a reset AppSecret takes effect.
+type SecretRotation struct {
+	// Grace keeps the old secret valid this long after the reset (0: refused at once).
+	Grace time.Duration
+	// RevokeTokens invalidates the tokens already issued at once, rather than at expiry.
+	RevokeTokens bool
+}
+
+// RotateAppSecret changes appKey's secret with the given semantics.
+func (s *Server) RotateAppSecret(appKey, secret string, how SecretRotation) error {
 	if secret == "" {
 		return fmt.Errorf("%w: appSecret is required", ErrInvalid)
+	}
+	if how.Grace < 0 {
+		return fmt.Errorf("%w: grace must not be negative", ErrInvalid)
 	}
 	a := s.auth
 	a.mu.Lock()
@@ -175,7 +194,11 @@ func (s *Server) SetAppSecret(appKey, secret string) error {
 	if app == nil {
 		return fmt.Errorf("%w: app %q", ErrNotFound, appKey)
 	}
+	app.oldSecret, app.oldUntil = app.AppSecret, s.clock().Add(how.Grace)
 	app.AppSecret = secret
+	if how.RevokeTokens {
+		a.revoke(appKey)
+	}
 	return nil
 }
 
@@ -193,12 +216,12 @@ func (a *authStore) revoke(appKey string) {
 
 // login checks an app's credentials and the caller's IP; a.mu is held. It returns the
 // app, or nil and CodeBadAppKey, CodeBadSecret or CodeIPNotAllowed.
-func (a *authStore) login(appKey, secret, ip string) (*appState, int) {
+func (a *authStore) login(appKey, secret, ip string, now time.Time) (*appState, int) {
 	app := a.apps[appKey]
 	switch {
 	case app == nil:
 		return nil, CodeBadAppKey
-	case app.AppSecret != secret:
+	case app.AppSecret != secret && (secret != app.oldSecret || !now.Before(app.oldUntil)):
 		return nil, CodeBadSecret
 	case !app.allows(ip):
 		return nil, CodeIPNotAllowed
@@ -212,7 +235,7 @@ func (a *authStore) login(appKey, secret, ip string) (*appState, int) {
 func (a *authStore) issue(appKey, secret, ip string, now time.Time) (*token, int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	app, code := a.login(appKey, secret, ip)
+	app, code := a.login(appKey, secret, ip, now)
 	if code != CodeOK {
 		return nil, code
 	}

@@ -137,3 +137,30 @@ func TestNewAPIAuth(t *testing.T) {
 }
 
 func contains(raw []byte, s string) bool { return json.Valid(raw) && bytesContains(raw, s) }
+
+func TestRotateWithGraceKeepsTheOldSecretForAWhile(t *testing.T) {
+	e := newEnv(t, nil)
+	old := e.token(testKey, testSecret)
+	if err := e.sim.RotateAppSecret(testKey, "new-secret", SecretRotation{Grace: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustOK(APIUserCount, old, `{"only_active":true}`, nil) // issued tokens live on
+	e.token(testKey, testSecret)                              // the old secret, within the grace period
+	e.token(testKey, "new-secret")
+	e.clock.Advance(time.Minute)
+	if status, raw := e.get("/gettoken?appkey=" + testKey + "&appsecret=" + testSecret); status != http.StatusOK || !contains(raw, `"errcode":40001`) {
+		t.Fatalf("old secret after the grace period: %d %s", status, raw)
+	}
+}
+
+func TestRotateWithRevokeInvalidatesIssuedTokens(t *testing.T) {
+	e := newEnv(t, nil)
+	old := e.token(testKey, testSecret)
+	if err := e.sim.RotateAppSecret(testKey, "new-secret", SecretRotation{RevokeTokens: true}); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.call(APIUserCount, old, `{"only_active":true}`, nil); r.ErrCode != CodeInvalidToken {
+		t.Fatalf("token issued before a revoking rotation: errcode %d", r.ErrCode)
+	}
+	e.mustOK(APIUserCount, e.token(testKey, "new-secret"), `{"only_active":true}`, nil)
+}

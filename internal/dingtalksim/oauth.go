@@ -142,7 +142,7 @@ func (s *Server) userAccessToken(c *call) reply {
 func (a *authStore) exchange(req userTokenRequest, ip string, now time.Time) (userTokenBody, string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	app, code := a.login(req.ClientID, req.ClientSecret, ip)
+	app, code := a.login(req.ClientID, req.ClientSecret, ip, now)
 	switch code {
 	case CodeOK:
 	case CodeIPNotAllowed:

@@ -61,10 +61,10 @@ type CallbackReceiver struct {
 	// (default 500 ms).
 	WakeBudget time.Duration
 
-	mu       sync.Mutex
-	crypters map[string]*callback.Crypter
-	wakeOnce sync.Once
-	wakes    *wakeDebouncer
+	mu           sync.Mutex
+	crypterCache map[string][]*callback.Crypter
+	wakeOnce     sync.Once
+	wakes        *wakeDebouncer
 }
 
 // wakeInterval is the most often a corp's incremental sync is signalled by pushes.
@@ -174,60 +174,84 @@ func (h *CallbackReceiver) checkFresh(timestamp string) *callbackError {
 	return nil
 }
 
-// decrypt verifies and decrypts with the corp's registration, reloading it once when the
-// signature does not verify (the callback key may have just been re-registered).
+// decrypt verifies and decrypts with the corp's callback keys — during a rotation the old and
+// the new both, whichever signed the push — reloading them once when no signature verifies (the
+// keys may have just changed). The reply is encrypted with the keys that verified.
 func (h *CallbackReceiver) decrypt(ctx context.Context, corpID, signature, timestamp, nonce, encrypted string) (*callback.Crypter, []byte, *callbackError) {
 	for attempt := 0; attempt < 2; attempt++ {
-		c, err := h.crypter(ctx, corpID, attempt > 0)
-		if err != nil {
+		crypters, err := h.crypters(ctx, corpID, attempt > 0)
+		if err != nil || len(crypters) == 0 {
 			return nil, nil, refuse(http.StatusNotFound, OutcomeUnknownCorp, "corp %q has no event callback registered with dingsync", corpID)
 		}
-		plain, err := c.Decrypt(signature, timestamp, nonce, encrypted)
-		switch {
-		case err == nil:
-			return c, plain, nil
-		case errors.Is(err, callback.ErrBadSignature) && attempt == 0:
-			continue
-		case errors.Is(err, callback.ErrBadSignature):
-			return nil, nil, refuse(http.StatusUnauthorized, OutcomeBadSignature, "the signature does not verify")
-		case errors.Is(err, callback.ErrWrongOwner):
-			return nil, nil, refuse(http.StatusUnauthorized, OutcomeWrongOwner, "the event is not for this corp's registration")
-		case errors.Is(err, callback.ErrBadPadding):
-			return nil, nil, refuse(http.StatusBadRequest, OutcomeBadPadding, "the ciphertext's padding is invalid")
-		default:
-			return nil, nil, refuse(http.StatusBadRequest, OutcomeMalformed, "the ciphertext is malformed")
+		for _, c := range crypters {
+			plain, err := c.Decrypt(signature, timestamp, nonce, encrypted)
+			switch {
+			case err == nil:
+				return c, plain, nil
+			case errors.Is(err, callback.ErrBadSignature):
+				continue
+			case errors.Is(err, callback.ErrWrongOwner):
+				return nil, nil, refuse(http.StatusUnauthorized, OutcomeWrongOwner, "the event is not for this corp's registration")
+			case errors.Is(err, callback.ErrBadPadding):
+				return nil, nil, refuse(http.StatusBadRequest, OutcomeBadPadding, "the ciphertext's padding is invalid")
+			default:
+				return nil, nil, refuse(http.StatusBadRequest, OutcomeMalformed, "the ciphertext is malformed")
+			}
 		}
 	}
 	return nil, nil, refuse(http.StatusUnauthorized, OutcomeBadSignature, "the signature does not verify")
 }
 
-// crypter returns the corp's crypter, built from its active callback token and AES key.
-func (h *CallbackReceiver) crypter(ctx context.Context, corpID string, reload bool) (*callback.Crypter, error) {
+// crypters returns the corp's crypters, newest keys first: one per callback token and AES key
+// version the receiver accepts (active, and pending or previous during a rotation).
+func (h *CallbackReceiver) crypters(ctx context.Context, corpID string, reload bool) ([]*callback.Crypter, error) {
 	h.mu.Lock()
-	c, ok := h.crypters[corpID]
+	cs, ok := h.crypterCache[corpID]
 	h.mu.Unlock()
 	if ok && !reload {
-		return c, nil
+		return cs, nil
 	}
-	token, _, err := activities.OpenCredential(ctx, h.Store, h.Secrets, corpID, store.CredentialCallbackToken)
+	tokens, err := h.openAccepted(ctx, corpID, store.CredentialCallbackToken)
 	if err != nil {
 		return nil, err
 	}
-	aesKey, _, err := activities.OpenCredential(ctx, h.Store, h.Secrets, corpID, store.CredentialCallbackAESKey)
+	keys, err := h.openAccepted(ctx, corpID, store.CredentialCallbackAESKey)
 	if err != nil {
 		return nil, err
 	}
-	c, err = callback.NewCrypter(token, aesKey, corpID)
-	if err != nil {
-		return nil, err
+	cs = nil
+	// Token and AES key versions are drawn together, so the i-th newest of each make a pair.
+	for i := range min(len(tokens), len(keys)) {
+		c, err := callback.NewCrypter(tokens[i], keys[i], corpID)
+		if err != nil {
+			return nil, err
+		}
+		cs = append(cs, c)
 	}
 	h.mu.Lock()
-	if h.crypters == nil {
-		h.crypters = map[string]*callback.Crypter{}
+	if h.crypterCache == nil {
+		h.crypterCache = map[string][]*callback.Crypter{}
 	}
-	h.crypters[corpID] = c
+	h.crypterCache[corpID] = cs
 	h.mu.Unlock()
-	return c, nil
+	return cs, nil
+}
+
+// openAccepted decrypts the versions of a callback credential the receiver accepts, newest first.
+func (h *CallbackReceiver) openAccepted(ctx context.Context, corpID, kind string) ([]string, error) {
+	sealed, err := h.Store.AcceptedCredentials(ctx, corpID, kind)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(sealed))
+	for _, c := range sealed {
+		v, err := h.Secrets.Open(c.Ciphertext, store.SealContext(corpID, c.Kind, c.Version))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // accept stores the event and wakes the corp's incremental sync.
