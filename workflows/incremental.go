@@ -27,7 +27,7 @@ const SignalDrainFailedPushes = "drain-failed-pushes"
 // Incremental sync tuning.
 const (
 	batchWindow          = 100 * time.Millisecond // wait after a wake for more events to batch
-	maxBatchEvents       = 500
+	maxBatchEvents       = 2000
 	continueAsNewEvents  = 5000
 	fullSyncPollInterval = 2 * time.Second
 	// failedPushInterval paces the periodic drain of DingTalk's failed-push list: that API

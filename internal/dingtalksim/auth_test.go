@@ -145,7 +145,7 @@ func TestRotateWithGraceKeepsTheOldSecretForAWhile(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.mustOK(APIUserCount, old, `{"only_active":true}`, nil) // issued tokens live on
-	e.token(testKey, testSecret)                              // the old secret, within the grace period
+	e.token(testKey, testSecret)                             // the old secret, within the grace period
 	e.token(testKey, "new-secret")
 	e.clock.Advance(time.Minute)
 	if status, raw := e.get("/gettoken?appkey=" + testKey + "&appsecret=" + testSecret); status != http.StatusOK || !contains(raw, `"errcode":40001`) {

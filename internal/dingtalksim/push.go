@@ -33,6 +33,18 @@ const (
 	nonceAlphabet      = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 )
 
+// pushTransport keeps a connection open per push in flight (the default keeps two per host,
+// so concurrent pushes would open and close connections all the time).
+func pushTransport() http.RoundTripper {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport
+	}
+	t = t.Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
+}
+
 // PushOptions shape the delivery of events to registered callbacks. The zero value
 // pushes each event once, at once, in order, with DingTalk's 2.5 s timeout.
 type PushOptions struct {
@@ -111,7 +123,8 @@ func newPusher(clock func() time.Time, logger *slog.Logger) *pusher {
 	close(idle)
 	return &pusher{
 		// DingTalk does not follow redirects: a 3xx is a failed push.
-		client:   &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		client: &http.Client{Transport: pushTransport(),
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		clock:    clock,
 		logger:   logger,
 		rng:      newPushRNG(0),
