@@ -3,8 +3,9 @@
 # dev server (UI on :8233), the DingTalk simulator with a 2,000-employee org, and a worker;
 # binds the corp (verification, permissions, snapshot, event callback, initial full sync),
 # changes the org in the simulator — the pushed events apply by themselves — shows the audit
-# trail, shows a full sync finding nothing left to do, and the binding's status. Everything
-# it started stops when it ends (or on Ctrl-C).
+# trail, shows a full sync finding nothing left to do, an audit finding and repairing a change
+# made behind dingsync's back, the schedules, the binding's status and a summary, then streams
+# live changes until Ctrl-C. Everything it started stops when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -77,20 +78,56 @@ bin/starter changes --corp-id $corp --userid "$user"
 step "a full sync now finds nothing left to do: starter sync full --corp-id $corp --wait"
 bin/starter sync full --corp-id $corp --wait
 
+step "a consistency audit: someone edits the HR store behind dingsync's back, the audit finds it, --repair fixes it"
+psql "$DATABASE_URL" -qc "UPDATE employees SET attrs = jsonb_set(attrs, '{title}', '\"手改的职位\"') WHERE corp_id = '$corp' AND userid = (SELECT userid FROM employees WHERE corp_id = '$corp' AND status = 'active' ORDER BY userid LIMIT 1)"
+bin/starter audit run --corp-id $corp --repair --wait
+bin/starter audit show --corp-id $corp --findings 3
+
+step "the corp's schedules (daily audit, nightly full sync): starter schedules list --corp-id $corp"
+bin/starter schedules list --corp-id $corp
+
 step "the sync log: starter runs --corp-id $corp"
-bin/starter runs --corp-id $corp
+bin/starter runs --corp-id $corp --limit 8
 
 step "the binding: starter status --corp-id $corp"
 bin/starter status --corp-id $corp
 
+summary=$(psql "$DATABASE_URL" -Atc "SELECT
+  (SELECT count(*) FROM employees WHERE corp_id = '$corp' AND status = 'active'),
+  (SELECT count(*) FROM departments WHERE corp_id = '$corp' AND status = 'active'),
+  (SELECT coalesce(sum(api_calls), 0) FROM sync_runs WHERE corp_id = '$corp'),
+  (SELECT count(*) FROM sync_runs WHERE corp_id = '$corp')" | tr '|' ' ')
+read -r employees departments calls runs <<<"$summary"
 cat <<MSG
 
+$(printf '\033[1m')Summary$(printf '\033[0m'): $employees employees in $departments departments in the HR store, $runs runs, $calls DingTalk API calls, ${SECONDS}s.
 Where to look:
   Temporal UI   http://127.0.0.1:8233/namespaces/default/workflows?query=CorpId%3D%22$corp%22
+  schedules     http://127.0.0.1:8233/namespaces/default/schedules
   metrics       http://$DINGSYNC_METRICS_ADDR/metrics   (dingsync_*)
-  HR store      psql $DATABASE_URL -c 'select userid, name, title, status from employees limit 5'
+  the binding   bin/starter status --corp-id $corp
+  HR store      psql $DATABASE_URL -c 'select userid, name, title, status from hr_employees limit 5'
 MSG
+
+# A live stream of changes in DingTalk, each pushed as an event and applied by incremental
+# sync: until Ctrl-C on a terminal, five changes otherwise.
+users=$(curl -fsS "http://127.0.0.1:18080/_sim/truth?corpId=$corp" | python3 -c 'import json,sys; print(" ".join(u["userid"] for u in json.load(sys.stdin)["users"][:200]))')
+read -ra users <<<"$users"
+rounds=5
 if [ -t 0 ]; then
-  printf '\nEverything keeps running for you to explore; press Enter (or Ctrl-C) to stop it all. '
-  read -r _ || true
+  rounds=-1
+  step "live: the simulator changes an employee's title every 2 s; each change reaches the store by itself (Ctrl-C stops everything)"
+else
+  step "live: five changes in DingTalk, each reaching the store by itself"
 fi
+for ((i = 1; rounds < 0 || i <= rounds; i++)); do
+  u=${users[RANDOM % ${#users[@]}]}
+  curl -fsS -X PATCH "http://127.0.0.1:18080/_sim/users/$u?corpId=$corp" -d "{\"title\":\"实时职位$i\"}" >/dev/null
+  sleep 2
+  line=$(psql "$DATABASE_URL" -Atc "SELECT count(*) FILTER (WHERE status = 'applied'),
+      coalesce(round(extract(epoch FROM (SELECT applied_at - event_time FROM inbox_events WHERE corp_id = '$corp' AND status = 'applied' ORDER BY applied_at DESC LIMIT 1)) * 1000), 0),
+      (SELECT attrs ->> 'title' FROM employees WHERE corp_id = '$corp' AND userid = '$u')
+    FROM inbox_events WHERE corp_id = '$corp'" | tr '|' ' ')
+  read -r applied lag title <<<"$line"
+  printf '  change %-3d %-24s title in the store: %-12s events applied: %-5s last event to store: %s ms\n' "$i" "$u" "$title" "$applied" "$lag"
+done
