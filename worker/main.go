@@ -2,7 +2,8 @@
 // workflow and activity on the "dingsync" task queue and serves Prometheus metrics on /metrics.
 //
 // Environment: DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DINGSYNC_SECRET_KEY,
-// DINGSYNC_METRICS_ADDR, DINGSYNC_HTTP_ADDR, DINGSYNC_PUBLIC_URL, DINGSYNC_TASK_QUEUE, DINGSYNC_SCHEDULE_TIMEZONE, DINGSYNC_CRAWL_CONCURRENCY, DINGTALK_OAPI_BASE_URL,
+// DINGSYNC_METRICS_ADDR, DINGSYNC_HTTP_ADDR, DINGSYNC_PUBLIC_URL, DINGSYNC_TASK_QUEUE, DINGSYNC_SCHEDULE_TIMEZONE,
+// DINGSYNC_CRAWL_CONCURRENCY, DINGSYNC_MAX_CONCURRENT_ACTIVITIES, DINGTALK_OAPI_BASE_URL,
 // DINGTALK_API_BASE_URL, DINGTALK_QPS, DINGTALK_IP_CALLS_PER_20S.
 package main
 
@@ -29,6 +30,7 @@ import (
 	"github.com/dingsync/dingsync/internal/httpapi"
 	"github.com/dingsync/dingsync/internal/metrics"
 	"github.com/dingsync/dingsync/internal/secretbox"
+	"github.com/dingsync/dingsync/internal/sharedlimit"
 	"github.com/dingsync/dingsync/internal/store"
 	"github.com/dingsync/dingsync/workflows"
 )
@@ -63,6 +65,10 @@ func run(ctx context.Context) error {
 	}
 	m := metrics.New()
 	dtCfg.Observer = m
+	// DingTalk's per-(corp, API) limit holds across every worker sharing this database.
+	limiter := sharedlimit.New(st.DB(), dtCfg.QPS*dtCfg.SafetyFactor, dtCfg.IPCallsPer20s)
+	defer limiter.Close()
+	dtCfg.Limiter = limiter
 	handler, closer := m.TemporalHandler()
 	defer closer.Close()
 	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
@@ -72,7 +78,11 @@ func run(ctx context.Context) error {
 	}
 	defer c.Close()
 
-	w := worker.New(c, cfg.TaskQueue, worker.Options{})
+	maxActivities, err := envInt("DINGSYNC_MAX_CONCURRENT_ACTIVITIES", 0, 1, 10_000)
+	if err != nil {
+		return err
+	}
+	w := worker.New(c, cfg.TaskQueue, worker.Options{MaxConcurrentActivityExecutionSize: maxActivities})
 	w.RegisterWorkflow(workflows.FullSync)
 	w.RegisterWorkflow(workflows.Binding)
 	w.RegisterWorkflow(workflows.Authorize)
@@ -81,7 +91,7 @@ func run(ctx context.Context) error {
 	w.RegisterWorkflow(workflows.Audit)
 	w.RegisterWorkflow(workflows.Scheduled)
 	w.RegisterWorkflow(workflows.Rotate)
-	concurrency, err := crawlConcurrency()
+	concurrency, err := envInt("DINGSYNC_CRAWL_CONCURRENCY", 0, 1, 256)
 	if err != nil {
 		return err
 	}
@@ -130,15 +140,15 @@ func serve(addr, envName string, mux *http.ServeMux) (*http.Server, error) {
 	return srv, nil
 }
 
-// crawlConcurrency reads DINGSYNC_CRAWL_CONCURRENCY: DingTalk requests in flight per crawl.
-func crawlConcurrency() (int, error) {
-	s := os.Getenv("DINGSYNC_CRAWL_CONCURRENCY")
+// envInt reads an integer setting within [lo, hi] (unset: def).
+func envInt(name string, def, lo, hi int) (int, error) {
+	s := os.Getenv(name)
 	if s == "" {
-		return 0, nil
+		return def, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > 256 {
-		return 0, fmt.Errorf("DINGSYNC_CRAWL_CONCURRENCY: want 1..256 requests in flight, got %q", s)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s: want a whole number from %d to %d, got %q", name, lo, hi, s)
 	}
 	return n, nil
 }

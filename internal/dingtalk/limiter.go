@@ -30,13 +30,19 @@ type limiterKey struct{ corpID, api string }
 // evenly spaced (burst 1), and at most ipCallsPer20s calls in any 20 s window overall
 // (0 disables that budget). perAPIQPS is the effective rate, safety factor included.
 func NewLocalLimiter(perAPIQPS float64, ipCallsPer20s int) *LocalLimiter {
-	l := &LocalLimiter{perAPI: rate.Limit(perAPIQPS), byCall: make(map[limiterKey]*rate.Limiter)}
-	if ipCallsPer20s > 0 {
-		// A bucket of burst b refilled at r/s admits at most b + 20r calls in 20 s.
-		burst := max(1, ipCallsPer20s/100)
-		l.ip = rate.NewLimiter(rate.Limit(float64(ipCallsPer20s-burst)/20), burst)
+	return &LocalLimiter{perAPI: rate.Limit(perAPIQPS), byCall: make(map[limiterKey]*rate.Limiter),
+		ip: IPBudget(ipCallsPer20s)}
+}
+
+// IPBudget is a bucket admitting at most callsPer20s calls in any 20 s window (nil when
+// callsPer20s is 0: no budget). DingTalk bans an egress IP past 10,000 calls in 20 s.
+func IPBudget(callsPer20s int) *rate.Limiter {
+	if callsPer20s <= 0 {
+		return nil
 	}
-	return l
+	// A bucket of burst b refilled at r/s admits at most b + 20r calls in 20 s.
+	burst := max(1, callsPer20s/100)
+	return rate.NewLimiter(rate.Limit(float64(callsPer20s-burst)/20), burst)
 }
 
 // Wait blocks until a call of api for corpID may be sent.
