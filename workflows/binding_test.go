@@ -30,9 +30,15 @@ func newBindingEnv(t *testing.T) *bindingEnv {
 	e.RegisterActivity(e.act)
 	e.RegisterActivity(e.sched)
 	e.OnActivity(e.sched.EnsureSchedules, mock.Anything, activities.CorpInput{CorpID: "corp1"}).Return(
-		func(context.Context, activities.CorpInput) error { e.schedules = append(e.schedules, "ensure"); return nil })
+		func(context.Context, activities.CorpInput) error {
+			e.schedules = append(e.schedules, "ensure")
+			return nil
+		})
 	e.OnActivity(e.sched.DeleteSchedules, mock.Anything, activities.CorpInput{CorpID: "corp1"}).Return(
-		func(context.Context, activities.CorpInput) error { e.schedules = append(e.schedules, "delete"); return nil })
+		func(context.Context, activities.CorpInput) error {
+			e.schedules = append(e.schedules, "delete")
+			return nil
+		})
 	e.OnActivity(e.sched.PauseSchedules, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.PauseSchedulesInput) error {
 			e.schedules = append(e.schedules, map[bool]string{true: "pause", false: "unpause"}[in.Paused])

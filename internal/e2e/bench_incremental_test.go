@@ -24,10 +24,10 @@ type lagStats struct {
 func (h *harness) lagSince(t *testing.T, since time.Time) lagStats {
 	t.Helper()
 	var s struct {
-		N     int     `db:"n"`
-		P50   float64 `db:"p50"`
-		P99   float64 `db:"p99"`
-		Max   float64 `db:"max"`
+		N      int     `db:"n"`
+		P50    float64 `db:"p50"`
+		P99    float64 `db:"p99"`
+		Max    float64 `db:"max"`
 		Drain  float64 `db:"drain"`
 		Intake float64 `db:"intake"`
 	}

@@ -42,7 +42,8 @@ type Metrics struct {
 	// credentials_invalid, …) and 0 for the statuses it has had in this process.
 	BindingStatus *prometheus.GaugeVec
 	// AuditDrift is the number of drift findings of the corp's latest audit, by kind
-	// (missing, extra, field_mismatch, dept_missing, dept_extra, dept_mismatch).
+	// (store.DriftKinds: missing, extra, field_mismatch, membership_mismatch, dept_missing,
+	// dept_extra, dept_wrong_parent, dept_mismatch).
 	AuditDrift *prometheus.GaugeVec
 	// AuditLastRun is the Unix time the corp's latest audit finished.
 	AuditLastRun *prometheus.GaugeVec

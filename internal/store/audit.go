@@ -70,13 +70,13 @@ func (d DriftCounts) Total() int {
 
 // AuditFinding is one difference, with the values on each side and why it counts as drift.
 type AuditFinding struct {
-	Kind       string          `db:"kind" json:"kind"`
-	Entity     string          `db:"entity" json:"entity"`
-	RecordID   string          `db:"record_id" json:"recordId"`
-	Fields     pq.StringArray  `db:"fields" json:"fields,omitempty"`
-	InStore    JSONDoc         `db:"in_store" json:"inStore,omitempty"`
-	InDingTalk JSONDoc         `db:"in_dingtalk" json:"inDingTalk,omitempty"`
-	Reason     string          `db:"reason" json:"reason"`
+	Kind       string         `db:"kind" json:"kind"`
+	Entity     string         `db:"entity" json:"entity"`
+	RecordID   string         `db:"record_id" json:"recordId"`
+	Fields     pq.StringArray `db:"fields" json:"fields,omitempty"`
+	InStore    JSONDoc        `db:"in_store" json:"inStore,omitempty"`
+	InDingTalk JSONDoc        `db:"in_dingtalk" json:"inDingTalk,omitempty"`
+	Reason     string         `db:"reason" json:"reason"`
 }
 
 // JSONDoc is a jsonb value read as is (nil for NULL).
