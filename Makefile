@@ -2,14 +2,14 @@
 SHELL := /bin/bash
 GO    ?= go
 
-.PHONY: demo test bench chaos lint build services dev-server fmt clean
+.PHONY: demo test bench chaos lint build services tools ui-tools dev-server fmt clean
 
 ## demo: start a dev server, the DingTalk simulator and a worker; bind a corp and sync it
 demo: services bin/temporal build
 	scripts/demo.sh
 
 ## test: vet and workflowcheck, then every unit and integration test (real Postgres, real Temporal dev server)
-test: services bin/temporal bin/workflowcheck
+test: services tools ui-tools bin/temporal bin/workflowcheck
 	$(GO) vet ./...
 	bin/workflowcheck ./workflows/...
 	$(GO) test -count=1 -timeout 25m ./...
@@ -44,6 +44,14 @@ bin/workflowcheck: tools/lint/go.mod tools/lint/go.sum
 ## services: make sure Postgres answers (starts the local cluster if it is down)
 services:
 	scripts/ensure-postgres.sh
+
+## tools: promtool and docker-compose (Debian packages), for the metrics, dashboards and compose tests (once)
+tools:
+	scripts/ensure-tools.sh
+
+## ui-tools: Debian's chromium and ui-tests' playwright-core, for the browser test (once)
+ui-tools:
+	scripts/ensure-ui-tools.sh
 
 ## dev-server: a Temporal dev server with UI on :8233 and dingsync's search attributes
 dev-server: bin/temporal

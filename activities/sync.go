@@ -83,9 +83,14 @@ func (a *Sync) FinishRun(ctx context.Context, in FinishRunInput) error {
 	if err := a.Store.FinishRun(ctx, in.RunID, in.Status, in.Reason, in.DecidedBy); err != nil {
 		return err
 	}
-	if in.BindingStatus != "" {
+	switch {
+	case in.BindingStatus != "":
 		if err := a.Store.SetBindingStatus(ctx, in.CorpID, in.BindingStatus, in.Reason); err != nil {
 			return temporalError(err)
+		}
+	case in.Status != store.RunFailed:
+		if err := a.Store.RecoverCredentials(ctx, in.CorpID); err != nil {
+			return err
 		}
 	}
 	run, err := a.Store.GetRun(ctx, in.RunID)

@@ -79,7 +79,7 @@ func Audit(ctx workflow.Context, in AuditInput) (AuditResult, error) {
 		err = ferr
 	}
 	if err != nil {
-		return res, err
+		return res, surfaced(err)
 	}
 	res.ReportID, res.Drift, res.Total = summary.ReportID, summary.Drift, summary.Total
 	if res.Total > 0 && (in.Repair || summary.RepairByPolicy) {

@@ -337,3 +337,14 @@ func FailureMessage(err error) string {
 	}
 	return err.Error()
 }
+
+// surfaced fails a workflow with err's own message and type on top (rather than Temporal's
+// "activity error" wrapper), so the UI's failure line says what broke and how to fix it; the
+// activity failure stays attached as the cause.
+func surfaced(err error) error {
+	var appErr *temporal.ApplicationError
+	if err == nil || !errors.As(err, &appErr) || err == error(appErr) {
+		return err
+	}
+	return temporal.NewNonRetryableApplicationError(appErr.Message(), appErr.Type(), err)
+}

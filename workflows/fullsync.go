@@ -204,7 +204,7 @@ func (s *fullSync) finish(ctx workflow.Context, status string, runErr error, app
 	if err := workflow.ExecuteActivity(shortActivity(dctx), s.act.FinishRun, in).Get(dctx, nil); err != nil && runErr == nil {
 		return err
 	}
-	return runErr
+	return surfaced(runErr)
 }
 
 // bindingStatusAfterFailure says what a failed run means for the binding, and names the

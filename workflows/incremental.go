@@ -176,5 +176,5 @@ func IncrementalBatch(ctx workflow.Context, in IncrementalBatchInput) (Increment
 	if ferr := workflow.ExecuteActivity(shortActivity(dctx), sync.FinishRun, finish).Get(dctx, nil); ferr != nil && err == nil {
 		err = ferr
 	}
-	return res, err
+	return res, surfaced(err)
 }

@@ -181,3 +181,11 @@ func (s *Store) UpdateScheduleSettings(ctx context.Context, corpID, actor string
 			"fullsync_cron": in.FullSyncCron, "audit_repair": in.AuditRepair})
 	})
 }
+
+// RecoverCredentials marks a binding whose credentials were invalid active again: a run just
+// succeeded with them. Any other status (paused, syncing, quarantined…) is left alone.
+func (s *Store) RecoverCredentials(ctx context.Context, corpID string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE bindings SET status = 'active', status_reason = NULL, updated_at = now()
+		WHERE corp_id = $1 AND status = 'credentials_invalid'`, corpID)
+	return err
+}
