@@ -62,7 +62,7 @@ func IncrementalSync(ctx workflow.Context, in IncrementalInput) error {
 	batchNo := 0
 	for {
 		var pending activities.PendingResult
-		err := workflow.ExecuteActivity(shortActivity(ctx), act.PendingEvents,
+		err := workflow.ExecuteLocalActivity(localActivity(ctx), act.PendingEvents,
 			activities.PendingInput{CorpID: in.CorpID, Limit: maxBatchEvents}).Get(ctx, &pending)
 		if err != nil {
 			return err
@@ -153,7 +153,7 @@ func IncrementalBatch(ctx workflow.Context, in IncrementalBatchInput) (Increment
 	var sync *activities.Sync
 	var inc *activities.Incremental
 	var started activities.StartRunResult
-	err := workflow.ExecuteActivity(shortActivity(ctx), sync.StartRun,
+	err := workflow.ExecuteLocalActivity(localActivity(ctx), sync.StartRun,
 		activities.StartRunInput{CorpID: in.CorpID, Kind: KindIncremental, Trigger: "events"}).Get(ctx, &started)
 	if err != nil {
 		return IncrementalBatchResult{}, err
@@ -173,7 +173,7 @@ func IncrementalBatch(ctx workflow.Context, in IncrementalBatchInput) (Increment
 		finish.BindingStatus, finish.ErrorType = bindingStatusAfterFailure(err)
 	}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	if ferr := workflow.ExecuteActivity(shortActivity(dctx), sync.FinishRun, finish).Get(dctx, nil); ferr != nil && err == nil {
+	if ferr := workflow.ExecuteLocalActivity(localActivity(dctx), sync.FinishRun, finish).Get(dctx, nil); ferr != nil && err == nil {
 		err = ferr
 	}
 	return res, surfaced(err)
