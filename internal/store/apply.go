@@ -386,6 +386,12 @@ func applyLocked(ctx context.Context, tx *sqlx.Tx, runID int64, corpID string, p
 			return res, fmt.Errorf("remove departments: %w", err)
 		}
 	}
+	// Roles follow the employees this apply changed, in its transaction: a leaver loses every
+	// role, a moved leader's scope moves.
+	if err := refreshRolesOf(ctx, tx, corpID, `SELECT userid FROM apply_changed_users
+		UNION SELECT userid FROM employees WHERE corp_id = $1 AND last_run_id = $2 AND status = 'left'`, runID); err != nil {
+		return res, err
+	}
 	res.PendingDeletions = max(0, res.PendingDeletions-res.Deactivated)
 	if err := tx.GetContext(ctx, &res.RecordErrors, `SELECT count(*) FROM sync_errors WHERE run_id = $1`, runID); err != nil {
 		return res, err

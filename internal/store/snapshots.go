@@ -104,6 +104,10 @@ func (s *Store) RestoreSnapshot(ctx context.Context, corpID string, snapshotID i
 				return fmt.Errorf("restore snapshot %d: %w", snapshotID, err)
 			}
 		}
+		if err := refreshRolesOf(ctx, tx, corpID, `SELECT userid FROM employees WHERE corp_id = $1
+			UNION SELECT userid FROM employee_roles WHERE corp_id = $1`); err != nil {
+			return err
+		}
 		return logOp(ctx, tx, corpID, actor, "restore snapshot", map[string]any{"snapshot_id": snapshotID,
 			"employees": snap.Employees, "departments": snap.Departments})
 	})
