@@ -47,12 +47,16 @@ func (a *Sync) CrawlOrg(ctx context.Context, in CrawlInput) (CrawlResult, error)
 	if err != nil {
 		return CrawlResult{}, err
 	}
+	scope, err := a.Store.GetScope(ctx, in.CorpID)
+	if err != nil {
+		return CrawlResult{}, err
+	}
 	calls := &dingtalk.CallCounter{}
 	ctx = dingtalk.WithCallCounter(ctx, calls)
 	totals := func() crawlHeartbeat {
 		return crawlHeartbeat{APICalls: prior.APICalls + calls.Total(), Throttled: prior.Throttled + calls.Throttled()}
 	}
-	c := &crawl.Crawler{Source: a.DingTalk, Sink: a.Store, App: app.Get, RunID: in.RunID, Concurrency: a.CrawlConcurrency,
+	c := &crawl.Crawler{Source: a.DingTalk, Sink: a.Store, App: app.Get, RunID: in.RunID, Scope: scope, Concurrency: a.CrawlConcurrency,
 		OnProgress: func(p crawl.Progress) {
 			t := totals()
 			activity.RecordHeartbeat(ctx, t)

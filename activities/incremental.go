@@ -124,9 +124,20 @@ func (a *Incremental) ApplyEvents(ctx context.Context, in ApplyEventsInput) (App
 	}
 	calls := &dingtalk.CallCounter{}
 	ctx = dingtalk.WithCallCounter(ctx, calls)
-	batch, err := a.read(ctx, app, planBatch(events))
+	scope, err := a.Store.GetScope(ctx, in.CorpID)
+	if err != nil {
+		return ApplyEventsResult{}, err
+	}
+	plan := planBatch(events)
+	if !scope.Employees() { // the org level syncs no employee: no re-read either
+		plan.readUsers, plan.deleteUsers = nil, nil
+	}
+	batch, err := a.read(ctx, app, plan)
 	if err != nil {
 		return ApplyEventsResult{}, rotationAware(ctx, a.Store, in.CorpID, err)
+	}
+	if err := limitToScope(ctx, a.Store, in.CorpID, scope, &batch); err != nil {
+		return ApplyEventsResult{}, err
 	}
 	if err := a.Store.Stage(ctx, in.RunID, in.CorpID, batch); err != nil {
 		return ApplyEventsResult{}, err

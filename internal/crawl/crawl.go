@@ -46,6 +46,8 @@ type Crawler struct {
 	// App gives the corp's app for each request (so a credential rotated mid-crawl is picked up).
 	App   func() dingtalk.App
 	RunID int64
+	// Scope limits the crawl to the binding's subtrees and level (zero value: the whole org).
+	Scope store.Scope
 	// Concurrency bounds the DingTalk requests in flight (default 16).
 	Concurrency int
 	// FlushEvery and FlushRows bound how much read data waits in memory (default 500 ms, 5,000 rows).
@@ -65,10 +67,11 @@ func (c *Crawler) Run(ctx context.Context, state store.CrawlState) (Progress, er
 	w.progress.UserRows = state.UserRows
 
 	if len(state.Departments) == 0 {
-		if err := w.stageRoot(ctx); err != nil {
+		roots, err := w.stageRoots(ctx)
+		if err != nil {
 			return w.progress, err
 		}
-		state.Departments = []store.CrawlDepartment{{DeptID: dingtalk.RootDepartmentID}}
+		state.Departments = roots
 	}
 	// Flushes must not be cut short when the crawl ends or fails: what was read is kept.
 	// A flush that fails ends the crawl.
@@ -87,7 +90,7 @@ func (c *Crawler) Run(ctx context.Context, state store.CrawlState) (Progress, er
 		if !d.ChildrenListed {
 			w.goListChildren(d.DeptID)
 		}
-		if !d.UsersListed {
+		if !d.UsersListed && c.Scope.Employees() {
 			w.goListUsers(d.DeptID)
 		}
 	}
@@ -127,18 +130,29 @@ type walk struct {
 	wake atomic.Bool
 }
 
-func (w *walk) stageRoot(ctx context.Context) error {
-	root, err := w.c.Source.GetDepartment(ctx, w.c.App(), dingtalk.RootDepartmentID)
-	if err != nil {
-		return fmt.Errorf("read the root department: %w", err)
+// stageRoots reads and stages the departments the scope's subtrees start from (the root for
+// the whole org) and returns them as the crawl's first state.
+func (w *walk) stageRoots(ctx context.Context) ([]store.CrawlDepartment, error) {
+	var b store.StageBatch
+	var state []store.CrawlDepartment
+	for _, id := range w.c.Scope.Roots() {
+		d, err := w.c.Source.GetDepartment(ctx, w.c.App(), id)
+		if err != nil {
+			return nil, fmt.Errorf("read department %d, where the binding's scope starts: %w", id, err)
+		}
+		parent := d.ParentID
+		if id == dingtalk.RootDepartmentID {
+			parent = 0
+		}
+		b.Departments = append(b.Departments, dingtalk.Department{ID: d.ID, Name: d.Name, ParentID: parent,
+			CreateDeptGroup: d.CreateDeptGroup, AutoAddUser: d.AutoAddUser})
+		state = append(state, store.CrawlDepartment{DeptID: id})
 	}
-	b := store.StageBatch{Departments: []dingtalk.Department{{ID: root.ID, Name: root.Name,
-		CreateDeptGroup: root.CreateDeptGroup, AutoAddUser: root.AutoAddUser}}}
 	if err := w.c.Sink.Stage(ctx, w.c.RunID, w.c.App().CorpID, b); err != nil {
-		return err
+		return nil, err
 	}
-	w.progress.Departments = 1
-	return nil
+	w.progress.Departments = len(state)
+	return state, nil
 }
 
 // call runs one DingTalk request under the concurrency bound.
@@ -167,7 +181,7 @@ func (w *walk) goListChildren(deptID int64) {
 		var fresh []int64
 		w.add(func(b *store.StageBatch) int {
 			for _, ch := range children {
-				if !w.known[ch.ID] {
+				if !w.known[ch.ID] && !w.c.Scope.Excluded(ch.ID) {
 					w.known[ch.ID] = true
 					b.Departments = append(b.Departments, ch)
 					fresh = append(fresh, ch.ID)
@@ -179,7 +193,9 @@ func (w *walk) goListChildren(deptID int64) {
 		})
 		for _, id := range fresh {
 			w.goListChildren(id)
-			w.goListUsers(id)
+			if w.c.Scope.Employees() {
+				w.goListUsers(id)
+			}
 		}
 		return nil
 	})

@@ -338,7 +338,13 @@ func applyLocked(ctx context.Context, tx *sqlx.Tx, runID int64, corpID string, p
 	if err := tx.GetContext(ctx, &res.DepartmentsSeen, `SELECT count(*) FROM apply_departments`); err != nil {
 		return res, err
 	}
-	if policy == DeletionsGuarded {
+	var scope Scope
+	if err := tx.GetContext(ctx, &scope, `SELECT scope FROM bindings WHERE corp_id = $1`, corpID); err != nil {
+		return res, fmt.Errorf("read the binding's scope: %w", err)
+	}
+	// At the org level no employee was read: none may be taken for vanished.
+	syncEmployees := scope.Employees()
+	if policy == DeletionsGuarded && syncEmployees {
 		if err := tx.QueryRowxContext(ctx, countVanishedSQL, corpID).Scan(&res.PendingDeletions, &res.ActiveBeforeApply); err != nil {
 			return res, err
 		}
@@ -379,8 +385,10 @@ func applyLocked(ctx context.Context, tx *sqlx.Tx, runID int64, corpID string, p
 		deactivate, remove = deactivateListedEmployeesSQL, removeListedDepartmentsSQL
 	}
 	if policy != DeletionsSkipped {
-		if err := tx.GetContext(ctx, &res.Deactivated, deactivate, runID, corpID); err != nil {
-			return res, fmt.Errorf("deactivate employees: %w", err)
+		if syncEmployees || policy == DeletionsListed {
+			if err := tx.GetContext(ctx, &res.Deactivated, deactivate, runID, corpID); err != nil {
+				return res, fmt.Errorf("deactivate employees: %w", err)
+			}
 		}
 		if err := tx.GetContext(ctx, &res.DepartmentsRemoved, remove, runID, corpID); err != nil {
 			return res, fmt.Errorf("remove departments: %w", err)
