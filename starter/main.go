@@ -55,7 +55,7 @@ needed by bind). Secrets are never taken from the command line: use a file or st
 	root.PersistentPostRun = func(*cobra.Command, []string) { env.close() }
 	root.AddCommand(newBindCommand(env), newAuthorizeCommand(env), newStatusCommand(env), newSyncCommand(env), newRunsCommand(env),
 		newChangesCommand(env), newDeletionsCommand(env), newSnapshotCommand(env), newEventsCommand(env), newAuditCommand(env),
-		newSchedulesCommand(env), newRotateCommand(env), newRolesCommand(env), newScopeCommand(env))
+		newSchedulesCommand(env), newRotateCommand(env), newRolesCommand(env), newScopeCommand(env), newMappingCommand(env))
 	root.AddCommand(newLifecycleCommands(env)...)
 	return root
 }

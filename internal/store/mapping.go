@@ -31,6 +31,8 @@ type EmployeeProfile struct {
 	Admin            bool            `json:"admin"`
 	Boss             bool            `json:"boss"`
 	ExclusiveAccount bool            `json:"exclusive_account"`
+	// CustomFields are the binding's mapped fields (see internal/fieldmap), absent without one.
+	CustomFields map[string]any `json:"custom_fields,omitempty"`
 }
 
 // ProfileFromUser maps a DingTalk user to the attributes the HR store keeps.

@@ -67,7 +67,7 @@ func (s *Store) Stage(ctx context.Context, runID int64, corpID string, b StageBa
 		if err := copyDepartments(ctx, tx, runID, b.Departments); err != nil {
 			return err
 		}
-		if err := copyUsers(ctx, tx, runID, b.Users); err != nil {
+		if err := copyUsers(ctx, tx, runID, corpID, b.Users); err != nil {
 			return err
 		}
 		if len(b.ChildrenListed) > 0 {
@@ -107,10 +107,21 @@ func copyDepartments(ctx context.Context, tx *sqlx.Tx, runID int64, depts []ding
 	return copyIgnoringDuplicates(ctx, tx, "staging_departments", []string{"run_id", "dept_id", "attrs"}, rows)
 }
 
-func copyUsers(ctx context.Context, tx *sqlx.Tx, runID int64, users []StagedUser) error {
+func copyUsers(ctx context.Context, tx *sqlx.Tx, runID int64, corpID string, users []StagedUser) error {
+	if len(users) == 0 {
+		return nil
+	}
+	mapping, err := fieldMapping(ctx, tx, corpID)
+	if err != nil {
+		return err
+	}
 	rows := make([][]any, 0, len(users))
 	for _, u := range users {
-		profile, err := json.Marshal(ProfileFromUser(u.User))
+		p, err := withCustomFields(mapping, ProfileFromUser(u.User))
+		if err != nil {
+			return err
+		}
+		profile, err := json.Marshal(p)
 		if err != nil {
 			return err
 		}
