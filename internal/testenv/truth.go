@@ -22,7 +22,7 @@ type Truth struct {
 // operations in the audit trail. An empty list means the store is exactly DingTalk.
 func DiffStore(ctx context.Context, st *store.Store, corpID string, truth Truth) ([]string, error) {
 	var diffs []string
-	got, err := activeAttrs(ctx, st, `SELECT userid AS id, attrs - 'departments' AS attrs FROM employees
+	got, err := activeAttrs(ctx, st, `SELECT userid AS id, attrs - 'departments' - 'custom_fields' AS attrs FROM employees
 		WHERE corp_id = $1 AND status = 'active'`, corpID)
 	if err != nil {
 		return nil, err
