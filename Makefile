@@ -18,6 +18,10 @@ test: services tools ui-tools bin/temporal bin/workflowcheck
 bench: services bin/temporal
 	DINGSYNC_BENCH=1 $(GO) test -count=1 -timeout 90m -run '^TestBench' -v ./internal/e2e/ 2>&1 | grep -v '^=== RUN'
 
+## chaos: the long fault-injection suite (worker kills, Postgres and Temporal restarts, DingTalk faults, hostile input), one package at a time; prints a table of scenarios, kills and faults
+chaos: services bin/temporal
+	set -o pipefail; DINGSYNC_CHAOS=1 $(GO) test -p 1 -count=1 -timeout 60m -run '^TestChaos' -v ./internal/chaos/... 2>&1 | grep -v '^=== \(RUN\|PAUSE\|CONT\|NAME\)'
+
 ## lint: go vet, gofmt, and workflowcheck (no time.Now, rand, goroutines, map ranging or I/O in workflows)
 lint: bin/workflowcheck
 	$(GO) vet ./...

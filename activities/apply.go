@@ -20,7 +20,8 @@ type ApplyInput struct {
 type ApplyResult = store.ApplyResult
 
 // ApplyRun moves the run's staging into the HR store in one transaction. When the deletion
-// guard trips, nothing is applied and the run is marked awaiting_approval.
+// guard trips, nothing is applied, the run is marked awaiting_approval and the HR admins are
+// notified.
 func (a *Sync) ApplyRun(ctx context.Context, in ApplyInput) (ApplyResult, error) {
 	stop := heartbeatEvery(ctx, 5*time.Second)
 	res, err := a.Store.Apply(ctx, in.RunID, in.Policy)
@@ -30,6 +31,9 @@ func (a *Sync) ApplyRun(ctx context.Context, in ApplyInput) (ApplyResult, error)
 	}
 	if res.NeedsApproval {
 		if err := a.Store.AwaitApproval(ctx, in.RunID, res.PendingDeletions); err != nil {
+			return res, err
+		}
+		if err := notifyHeldDeletions(ctx, a.Store, in.RunID, res.PendingDeletions); err != nil {
 			return res, err
 		}
 	}

@@ -34,7 +34,8 @@ type AuditSummary struct {
 }
 
 // CompareRun compares the audit run's staged crawl with the HR store and records the report
-// (store.CompareRun), then exports the drift, the audit's time and its duration.
+// (store.CompareRun), then exports the drift, the audit's time and its duration, and notifies the
+// HR admins of drift.
 func (a *Audit) CompareRun(ctx context.Context, in CompareInput) (AuditSummary, error) {
 	stop := heartbeatEvery(ctx, 5*time.Second)
 	defer stop()
@@ -47,6 +48,9 @@ func (a *Audit) CompareRun(ctx context.Context, in CompareInput) (AuditSummary, 
 		return AuditSummary{}, temporalError(err)
 	}
 	if err := a.export(ctx, rep); err != nil {
+		return AuditSummary{}, err
+	}
+	if err := notifyDrift(ctx, a.Store, rep); err != nil {
 		return AuditSummary{}, err
 	}
 	return AuditSummary{ReportID: rep.ID, Drift: rep.Drift, Total: rep.Drift.Total(),

@@ -145,7 +145,13 @@ type CallbackResult struct {
 	Registered bool
 	Updated    bool // an earlier registration was replaced (71006)
 	URL        string
+	// Stream says events come by Stream mode (the binding's event intake): nothing is
+	// registered, a worker holds the corp's Stream connection, and URL describes it.
+	Stream bool
 }
+
+// StreamIntake is the CallbackResult URL of a binding whose events come by Stream mode.
+const StreamIntake = "the worker's DingTalk Stream mode connection (event intake stream: no callback URL)"
 
 // ContactEventTags are the address-book events dingsync subscribes to.
 var ContactEventTags = []string{"user_add_org", "user_modify_org", "user_leave_org", "user_active_org",
@@ -153,11 +159,15 @@ var ContactEventTags = []string{"user_add_org", "user_modify_org", "user_leave_o
 
 // RegisterCallback registers the corp's event callback with a freshly generated token and AES
 // key (stored encrypted first), replacing an earlier registration. Without a callback URL it
-// registers nothing: incremental sync is then off and status says so.
+// registers nothing: incremental sync is then off and status says so. A binding whose event
+// intake is Stream mode registers nothing either, and its incremental sync is on.
 func (a *Binding) RegisterCallback(ctx context.Context, in CallbackInput) (CallbackResult, error) {
 	b, err := a.Store.GetBinding(ctx, in.CorpID)
 	if err != nil {
 		return CallbackResult{}, temporalError(err)
+	}
+	if b.EventIntake == store.EventIntakeStream {
+		return CallbackResult{Registered: true, Stream: true, URL: StreamIntake}, nil
 	}
 	if !b.CallbackURL.Valid {
 		return CallbackResult{}, nil

@@ -77,8 +77,8 @@ type FinishRunInput struct {
 	BindingStatus string
 }
 
-// FinishRun records the run's outcome, moves the binding to its new status and exports the
-// run's metrics.
+// FinishRun records the run's outcome, moves the binding to its new status, writes the HR
+// admins' notification of a failed run, and exports the run's metrics.
 func (a *Sync) FinishRun(ctx context.Context, in FinishRunInput) error {
 	if err := a.Store.FinishRun(ctx, in.RunID, in.Status, in.Reason, in.DecidedBy); err != nil {
 		return err
@@ -95,6 +95,9 @@ func (a *Sync) FinishRun(ctx context.Context, in FinishRunInput) error {
 	}
 	run, err := a.Store.GetRun(ctx, in.RunID)
 	if err != nil {
+		return err
+	}
+	if err := notifyFailedRun(ctx, a.Store, in); err != nil {
 		return err
 	}
 	a.exportRun(run, in)

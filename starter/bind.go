@@ -26,6 +26,8 @@ type bindConfig struct {
 	AgentID       int64  `yaml:"agent_id"`
 	AppSecretFile string `yaml:"app_secret_file"`
 	CallbackURL   string `yaml:"callback_url"`
+	// EventIntake is http or stream ("": http for a new binding, unchanged on a rebind).
+	EventIntake string `yaml:"event_intake"`
 }
 
 type bindFlags struct {
@@ -45,13 +47,15 @@ DINGSYNC_SECRET_KEY), then starts the corp's binding workflow binding/<corp> and
   2. probe every permission dingsync's features use and report each as granted or missing,
      with the console step that fixes it (missing optional ones degrade a feature only);
   3. snapshot the corp's HR rows (restorable with 'starter snapshot restore');
-  4. register the event callback (with --callback-url) with a fresh token and AES key;
+  4. register the event callback (with --callback-url) with a fresh token and AES key, or,
+     with --event-intake stream, nothing: a worker holds the corp's DingTalk Stream connection;
   5. run the initial full sync.
 Binding the same corp and AppKey again is safe (the secret becomes a new version, and a
 binding waiting on a fix re-checks). Another AppKey for a bound corp is refused until it is
 unbound. The secret is read from --app-secret-file (- for stdin), never from the command line.`,
 		Example: `  starter bind --corp-id dingcorp1 --app-key dingappkey --agent-id 123 --app-secret-file secret.txt
-  starter bind --config corp1.yaml      # corp_id, app_key, agent_id, app_secret_file, callback_url
+  starter bind --config corp1.yaml      # corp_id, app_key, agent_id, app_secret_file, callback_url, event_intake
+  starter bind --corp-id dingcorp1 --app-key dingappkey --app-secret-file secret.txt --event-intake stream
   pass show dingtalk/corp1 | starter bind --corp-id dingcorp1 --app-key dingappkey --app-secret-file -`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBind(cmd, env, f) },
 	}
@@ -61,6 +65,7 @@ unbound. The secret is read from --app-secret-file (- for stdin), never from the
 	cmd.Flags().Int64Var(&f.AgentID, "agent-id", 0, "the app's AgentId (needed for work notifications)")
 	cmd.Flags().StringVar(&f.AppSecretFile, "app-secret-file", "", "file holding the AppSecret, or - for stdin (required)")
 	cmd.Flags().StringVar(&f.CallbackURL, "callback-url", "", "where DingTalk pushes change events, e.g. https://ehr.example.com/dingtalk/callback/<corp>")
+	cmd.Flags().StringVar(&f.EventIntake, "event-intake", "", "how DingTalk's events arrive: http (pushes to --callback-url; the default) or stream (Stream mode: no public URL needed)")
 	cmd.Flags().StringVar(&f.actor, "actor", currentUser(), "who is binding, for the ops log")
 	cmd.Flags().BoolVar(&f.noWait, "no-wait", false, "start the binding and return without following it")
 	return cmd
@@ -88,7 +93,7 @@ func runBind(cmd *cobra.Command, env *environment, f *bindFlags) error {
 		return err
 	}
 	version, err := st.Bind(cmd.Context(), store.BindInput{CorpID: cfg.CorpID, AppKey: cfg.AppKey, AgentID: cfg.AgentID,
-		CallbackURL: cfg.CallbackURL, Actor: f.actor,
+		CallbackURL: cfg.CallbackURL, EventIntake: cfg.EventIntake, Actor: f.actor,
 		SealSecret: func(sealContext string) ([]byte, error) { return box.Seal(secret, sealContext) }})
 	if err != nil {
 		return err
@@ -123,12 +128,12 @@ func (f *bindFlags) resolve(cmd *cobra.Command) (bindConfig, error) {
 		dec := yaml.NewDecoder(strings.NewReader(string(raw)))
 		dec.KnownFields(true)
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return cfg, fmt.Errorf("%w: --config %s: %v (keys: corp_id, app_key, agent_id, app_secret_file, callback_url; secrets go in app_secret_file, never inline)", errUsage, f.configFile, err)
+			return cfg, fmt.Errorf("%w: --config %s: %v (keys: corp_id, app_key, agent_id, app_secret_file, callback_url, event_intake; secrets go in app_secret_file, never inline)", errUsage, f.configFile, err)
 		}
 	}
 	flags := cmd.Flags()
 	for name, dst := range map[string]*string{"corp-id": &cfg.CorpID, "app-key": &cfg.AppKey,
-		"app-secret-file": &cfg.AppSecretFile, "callback-url": &cfg.CallbackURL} {
+		"app-secret-file": &cfg.AppSecretFile, "callback-url": &cfg.CallbackURL, "event-intake": &cfg.EventIntake} {
 		if flags.Changed(name) {
 			v, _ := flags.GetString(name)
 			*dst = v
@@ -151,7 +156,7 @@ func (f *bindFlags) resolve(cmd *cobra.Command) (bindConfig, error) {
 			return cfg, fmt.Errorf("%w: %v", errUsage, err)
 		}
 	}
-	return cfg, nil
+	return cfg, validateEventIntake(cfg)
 }
 
 // startBinding starts binding/<corp>, or, when it is already running, asks it to re-check.
@@ -209,4 +214,19 @@ func currentUser() string {
 		return u
 	}
 	return "unknown"
+}
+
+// validateEventIntake checks --event-intake: http or stream, and stream without a callback URL
+// (Stream mode needs none; DingTalk sends events to one channel).
+func validateEventIntake(cfg bindConfig) error {
+	switch cfg.EventIntake {
+	case "", store.EventIntakeHTTP:
+		return nil
+	case store.EventIntakeStream:
+		if cfg.CallbackURL != "" {
+			return fmt.Errorf("%w: --callback-url is for --event-intake http; with stream DingTalk sends events over the worker's Stream connection: drop --callback-url", errUsage)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: --event-intake %q: want http (DingTalk pushes to --callback-url) or stream (Stream mode)", errUsage, cfg.EventIntake)
 }

@@ -57,5 +57,7 @@ needed by bind). Secrets are never taken from the command line: use a file or st
 		newChangesCommand(env), newDeletionsCommand(env), newSnapshotCommand(env), newEventsCommand(env), newAuditCommand(env),
 		newSchedulesCommand(env), newRotateCommand(env), newRolesCommand(env), newScopeCommand(env), newMappingCommand(env))
 	root.AddCommand(newLifecycleCommands(env)...)
+	root.AddCommand(newNotificationsCommand(env))
+	root.AddCommand(newImportCommand(env))
 	return root
 }

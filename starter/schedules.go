@@ -16,6 +16,7 @@ import (
 type schedulesFlags struct {
 	corpID, kind, note, by  string
 	auditCron, fullSyncCron string
+	importCron              string
 	auditRepair, asJSON     bool
 }
 
@@ -30,12 +31,17 @@ is unbound: a daily consistency audit (schedule/audit/<corp>) and a nightly safe
 default Asia/Shanghai), MM drawn from the corp id between :07 and :51, never on the hour.
 A run is skipped while the corp's previous one still runs, and a run missed by more than an
 hour (the server was down) is not caught up. The schedules live in Temporal: they survive
-worker restarts, and show in the Temporal UI under Schedules.`,
+worker restarts, and show in the Temporal UI under Schedules.
+
+A third schedule, schedule/import/<corp>, imports attendance and approvals at 04:MM (see
+'starter import --help'; it skips a kind whose permission the app lacks). DingTalk counts those
+calls against the standard edition's 5,000 a month: --import-cron sets it, e.g. weekly, or off.`,
 		Example: `  starter schedules list --corp-id dingcorp1
   starter schedules trigger --corp-id dingcorp1 --kind audit
   starter schedules pause --corp-id dingcorp1 --kind fullsync --note "HR migration this week"
   starter schedules update --corp-id dingcorp1 --audit-cron "17 6 * * 1-5" --audit-repair --by alice
-  starter schedules update --corp-id dingcorp1 --fullsync-cron off --by alice`,
+  starter schedules update --corp-id dingcorp1 --fullsync-cron off --by alice
+  starter schedules update --corp-id dingcorp1 --import-cron "23 4 * * 1" --by alice   # weekly`,
 	}
 	list := &cobra.Command{
 		Use: "list", Short: "Show the corp's schedules (every bound corp's without --corp-id)",
@@ -53,7 +59,7 @@ worker restarts, and show in the Temporal UI under Schedules.`,
 	}
 	for _, c := range []*cobra.Command{pause, unpause} {
 		c.Flags().StringVar(&f.corpID, "corp-id", "", "the corp (required)")
-		c.Flags().StringVar(&f.kind, "kind", "", "audit or fullsync (default: both)")
+		c.Flags().StringVar(&f.kind, "kind", "", "audit, fullsync or import (default: all)")
 		c.Flags().StringVar(&f.note, "note", "", "why, shown with the schedule")
 	}
 	trigger := &cobra.Command{
@@ -61,7 +67,7 @@ worker restarts, and show in the Temporal UI under Schedules.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return triggerSchedule(cmd, env, f) },
 	}
 	trigger.Flags().StringVar(&f.corpID, "corp-id", "", "the corp (required)")
-	trigger.Flags().StringVar(&f.kind, "kind", "", "audit or fullsync (required)")
+	trigger.Flags().StringVar(&f.kind, "kind", "", "audit, fullsync or import (required)")
 	update := &cobra.Command{
 		Use: "update", Short: "Change when the corp's schedules run, and whether audits repair",
 		RunE: func(cmd *cobra.Command, _ []string) error { return updateSchedules(cmd, env, f) },
@@ -69,6 +75,7 @@ worker restarts, and show in the Temporal UI under Schedules.`,
 	update.Flags().StringVar(&f.corpID, "corp-id", "", "the corp (required)")
 	update.Flags().StringVar(&f.auditCron, "audit-cron", "", `when audits run: "minute hour dom month dow", "default" or "off"`)
 	update.Flags().StringVar(&f.fullSyncCron, "fullsync-cron", "", `when full syncs run: "minute hour dom month dow", "default" or "off"`)
+	update.Flags().StringVar(&f.importCron, "import-cron", "", `when attendance and approvals are imported: "minute hour dom month dow", "default" or "off"`)
 	update.Flags().BoolVar(&f.auditRepair, "audit-repair", false, "scheduled audits repair the drift they find (--audit-repair=false: report only)")
 	update.Flags().StringVar(&f.by, "by", "", "who changes them, for the ops log (required)")
 	cmd.AddCommand(list, pause, unpause, trigger, update)
@@ -79,10 +86,10 @@ func (f *schedulesFlags) checkKind(required bool) error {
 	switch {
 	case f.kind == "" && !required:
 		return nil
-	case slices.Contains(schedules.Kinds, f.kind):
+	case slices.Contains(schedules.AllKinds, f.kind):
 		return nil
 	}
-	return fmt.Errorf("%w: --kind must be %q or %q", errUsage, schedules.KindAudit, schedules.KindFullSync)
+	return fmt.Errorf("%w: --kind must be %q, %q or %q", errUsage, schedules.KindAudit, schedules.KindFullSync, schedules.KindImport)
 }
 
 func listSchedules(cmd *cobra.Command, env *environment, f *schedulesFlags) error {
@@ -204,7 +211,8 @@ func updateSchedules(cmd *cobra.Command, env *environment, f *schedulesFlags) er
 		flag string
 		val  string
 		dst  **string
-	}{{"audit-cron", f.auditCron, &in.AuditCron}, {"fullsync-cron", f.fullSyncCron, &in.FullSyncCron}} {
+	}{{"audit-cron", f.auditCron, &in.AuditCron}, {"fullsync-cron", f.fullSyncCron, &in.FullSyncCron},
+		{"import-cron", f.importCron, &in.ImportCron}} {
 		if !cmd.Flags().Changed(opt.flag) {
 			continue
 		}
@@ -223,7 +231,7 @@ func updateSchedules(cmd *cobra.Command, env *environment, f *schedulesFlags) er
 		in.AuditRepair = &f.auditRepair
 	}
 	if in == (store.ScheduleSettings{}) {
-		return fmt.Errorf("%w: nothing to change: give --audit-cron, --fullsync-cron or --audit-repair", errUsage)
+		return fmt.Errorf("%w: nothing to change: give --audit-cron, --fullsync-cron, --import-cron or --audit-repair", errUsage)
 	}
 	st, err := env.store(ctx)
 	if err != nil {
@@ -245,6 +253,9 @@ func updateSchedules(cmd *cobra.Command, env *environment, f *schedulesFlags) er
 	}
 	if in.FullSyncCron != nil {
 		next.FullSyncCron = *in.FullSyncCron
+	}
+	if in.ImportCron != nil {
+		next.ImportCron = *in.ImportCron
 	}
 	if err := env.config().Schedules(c).Ensure(ctx, next); err != nil {
 		if rerr := env.config().Schedules(c).Ensure(ctx, b); rerr != nil {

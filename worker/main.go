@@ -4,7 +4,7 @@
 // Environment: DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DINGSYNC_SECRET_KEY,
 // DINGSYNC_METRICS_ADDR, DINGSYNC_HTTP_ADDR, DINGSYNC_PUBLIC_URL, DINGSYNC_TASK_QUEUE, DINGSYNC_SCHEDULE_TIMEZONE,
 // DINGSYNC_CRAWL_CONCURRENCY, DINGSYNC_MAX_CONCURRENT_ACTIVITIES, DINGTALK_OAPI_BASE_URL,
-// DINGTALK_API_BASE_URL, DINGTALK_QPS, DINGTALK_IP_CALLS_PER_20S.
+// DINGTALK_API_BASE_URL, DINGTALK_QPS, DINGTALK_IP_CALLS_PER_20S, DINGSYNC_NOTIFY_INTERVAL.
 package main
 
 import (
@@ -29,9 +29,11 @@ import (
 	"github.com/dingsync/dingsync/internal/dingtalk"
 	"github.com/dingsync/dingsync/internal/httpapi"
 	"github.com/dingsync/dingsync/internal/metrics"
+	"github.com/dingsync/dingsync/internal/notify"
 	"github.com/dingsync/dingsync/internal/secretbox"
 	"github.com/dingsync/dingsync/internal/sharedlimit"
 	"github.com/dingsync/dingsync/internal/store"
+	"github.com/dingsync/dingsync/internal/stream"
 	"github.com/dingsync/dingsync/workflows"
 )
 
@@ -91,6 +93,7 @@ func run(ctx context.Context) error {
 	w.RegisterWorkflow(workflows.Audit)
 	w.RegisterWorkflow(workflows.Scheduled)
 	w.RegisterWorkflow(workflows.Rotate)
+	w.RegisterWorkflow(workflows.Import)
 	concurrency, err := envInt("DINGSYNC_CRAWL_CONCURRENCY", 0, 1, 256)
 	if err != nil {
 		return err
@@ -102,6 +105,7 @@ func run(ctx context.Context) error {
 	w.RegisterActivity(&activities.Audit{Store: st, Metrics: m})
 	w.RegisterActivity(&activities.Rotation{Store: st, DingTalk: dt, Secrets: box, Metrics: m})
 	w.RegisterActivity(&activities.Schedules{Store: st, Manager: cfg.Schedules(c)})
+	w.RegisterActivity(&activities.Imports{Store: st, DingTalk: dt, Secrets: box})
 
 	metricsMux := http.NewServeMux()
 	metricsMux.Handle("/metrics", m.Handler())
@@ -115,6 +119,13 @@ func run(ctx context.Context) error {
 	waker := &httpapi.IncrementalWaker{Client: c, TaskQueue: cfg.TaskQueue}
 	public.Handle(httpapi.CallbackPathPrefix, &httpapi.CallbackReceiver{Store: st, Secrets: box, Waker: waker, Metrics: m})
 	go (&httpapi.Sweeper{Store: st, Waker: waker, Metrics: m}).Run(ctx)
+	notifyEvery, err := notify.EveryFromEnv()
+	if err != nil {
+		return err
+	}
+	go (&notify.Sender{Store: st, DingTalk: dt, Secrets: box, Metrics: m, Every: notifyEvery}).Run(ctx)
+	// Bindings with event intake stream: one worker holds each corp's DingTalk Stream connection.
+	go (&stream.Intake{Store: st, DingTalk: dt, Secrets: box, Waker: waker, Metrics: m}).Run(ctx)
 	publicSrv, err := serve(cfg.HTTPAddr, "DINGSYNC_HTTP_ADDR", public)
 	if err != nil {
 		return err

@@ -16,15 +16,21 @@ type ScheduledResult struct {
 	Skipped string
 	Audit   *AuditResult    `json:",omitempty"`
 	Sync    *FullSyncResult `json:",omitempty"`
+	// Imports are the import schedule's runs, one per kind.
+	Imports []ImportResult `json:",omitempty"`
 }
 
 // Scheduled is what a binding's schedules start: it runs the corp's audit or full sync as a
 // child under its usual id (audit/<corp>, fullsync/<corp>), so a scheduled run never overlaps
-// a manual one; when one is running, this run is skipped and says so.
+// a manual one; when one is running, this run is skipped and says so. The import schedule runs
+// both imports (scheduledImports).
 func Scheduled(ctx workflow.Context, in schedules.RunInput) (ScheduledResult, error) {
 	var res ScheduledResult
 	if in.CorpID == "" {
 		return res, temporal.NewNonRetryableApplicationError("a scheduled run needs a corp id", ErrTypeInvalidInput, nil)
+	}
+	if in.Kind == schedules.KindImport {
+		return scheduledImports(ctx, in.CorpID)
 	}
 	var wf, input, out any
 	var kind string
@@ -38,8 +44,8 @@ func Scheduled(ctx workflow.Context, in schedules.RunInput) (ScheduledResult, er
 		input, res.Sync = FullSyncInput{CorpID: in.CorpID, Trigger: "schedule"}, &FullSyncResult{}
 		out = res.Sync
 	default:
-		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown schedule kind %q: want %q or %q",
-			in.Kind, schedules.KindAudit, schedules.KindFullSync), ErrTypeInvalidInput, nil)
+		return res, temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown schedule kind %q: want %q, %q or %q",
+			in.Kind, schedules.KindAudit, schedules.KindFullSync, schedules.KindImport), ErrTypeInvalidInput, nil)
 	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: res.WorkflowID,

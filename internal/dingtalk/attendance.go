@@ -47,6 +47,15 @@ type AttendanceRecord struct {
 	UserCheckTime int64 `json:"userCheckTime"`
 	// WorkDate is the work day, in epoch milliseconds.
 	WorkDate int64 `json:"workDate"`
+	// BaseCheckTime is the planned time, in epoch milliseconds.
+	BaseCheckTime  int64  `json:"baseCheckTime,omitempty"`
+	LocationResult string `json:"locationResult,omitempty"`
+	SourceType     string `json:"sourceType,omitempty"`
+	GroupID        int64  `json:"groupId,omitempty"`
+	PlanID         int64  `json:"planId,omitempty"`
+	RecordID       int64  `json:"recordId,omitempty"`
+	// ProcInstID names the approval (leave, correction) behind a record DingTalk made from one.
+	ProcInstID string `json:"procInstId,omitempty"`
 }
 
 // AttendancePage is one page of clock-in records.

@@ -155,6 +155,8 @@ const (
 	APICallbackDelete   = "/call_back/delete_call_back"
 
 	APIMessageSendProgress = "/topapi/message/corpconversation/getsendprogress"
+	APIMessageAsyncSend    = "/topapi/message/corpconversation/asyncsend_v2"
+	APIMessageSendResult   = "/topapi/message/corpconversation/getsendresult"
 	APIAttendanceList      = "/attendance/list"
 	APIApprovalInstanceIDs = "/v1.0/workflow/processes/instanceIds/query"
 )

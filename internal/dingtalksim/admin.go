@@ -16,7 +16,7 @@ import (
 //	GET    /_sim/healthz                    200 {"status":"ok"}
 //	POST   /_sim/orgs                       body {"corpId", "spec": OrgSpec} generates an org, or
 //	                                        {"corpId", "org": Org} loads one; 201 {"corpId","departments","users","leavers"}
-//	POST   /_sim/apps                       body App (corpId, appKey, appSecret, permissions,
+//	POST   /_sim/apps                       body App (corpId, appKey, appSecret, agentId, permissions,
 //	                                        deniedDepartments, allowedIps); 201 {"corpId","appKey"}
 //	PUT    /_sim/apps/{appKey}/secret       body {"appSecret","graceMs","revokeTokens"}: resets the
 //	                                        secret (the old one valid graceMs more; issued tokens
@@ -48,6 +48,12 @@ import (
 //	                                        "concurrency","dropToFailedList","timeoutMs","skipUrlCheck","seed"} (PushOptions)
 //	PUT    /_sim/push                       body: any of those fields; 200 the push options now in force
 //	GET    /_sim/pushes?corpId=             200 {"corpId","outcomes":{outcome:n},"queued","failed"} (PushStats)
+//	GET    /_sim/messages?corpId=[&userId=], PUT /_sim/messages/limits: work notifications users
+//	received, and the per-user daily cap (see messageAdmin)
+//	GET    /_sim/stream, PUT /_sim/stream, GET /_sim/stream/{appKey}, POST /_sim/stream/{appKey}/disconnect
+//	and /drop: Stream mode options, counters and connection control (see streamAdmin)
+//	GET/POST /_sim/attendance, GET/POST /_sim/approvals, PATCH /_sim/approvals/{instanceId}:
+//	clock-in records and approval instances (see hrDataAdmin)
 func (s *Server) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern string, h func(*http.Request) (int, any, error)) {
@@ -106,6 +112,9 @@ func (s *Server) adminHandler() http.Handler {
 	})
 	handle("PUT /_sim/push", s.adminSetPush)
 	handle("GET /_sim/pushes", s.adminPushStats)
+	s.streamAdmin(handle)
+	s.messageAdmin(handle)
+	s.hrDataAdmin(handle)
 	return mux
 }
 

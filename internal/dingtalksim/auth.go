@@ -23,7 +23,7 @@ const (
 	// PermUserSensitive adds mobile, email, org_email, work_place, remark and extension
 	// to user results.
 	PermUserSensitive = "Contact.User.mobile"
-	// PermMessageSend allows work notifications (getsendprogress).
+	// PermMessageSend allows work notifications (asyncsend_v2, getsendresult, getsendprogress).
 	PermMessageSend = "qyapi_message_corpconversation"
 	// PermAttendanceRead allows reading attendance records (attendance/list).
 	PermAttendanceRead = "qyapi_attendance_read"
@@ -40,6 +40,8 @@ type App struct {
 	CorpID    string `json:"corpId"`
 	AppKey    string `json:"appKey"`
 	AppSecret string `json:"appSecret"`
+	// AgentID is the app's AgentId: asyncsend_v2 with another agent_id gets 40056 (0 accepts any).
+	AgentID int64 `json:"agentId,omitempty"`
 	// Permissions the app was granted; nil means all of AllPermissions.
 	Permissions []string `json:"permissions,omitempty"`
 	// DeniedDepartments are outside the app's contact scope, with their subtrees: requests

@@ -9,8 +9,9 @@
 // calls, and exposes an admin API under /_sim/ to generate orgs, mutate them (every
 // mutation is recorded as a contact change event) and read the ground truth. Beyond the
 // contact APIs it serves the OAuth user login, callback registration with encrypted event
-// pushes and the failed-push list, per-app IP whitelists and the endpoints that probe the
-// message, attendance and approval permissions.
+// pushes and the failed-push list, Stream mode (the gateway and WebSocket event frames),
+// per-app IP whitelists, the endpoint that probes the message permission, and attendance
+// records and approval instances (generated, plus those added through the Go and admin APIs).
 package dingtalksim
 
 import (
@@ -53,6 +54,8 @@ const (
 	APIMessageSendProgress = "/topapi/message/corpconversation/getsendprogress"
 	APIAttendanceList      = "/attendance/list"
 	APIApprovalInstanceIDs = "/v1.0/workflow/processes/instanceIds/query"
+	APIApprovalInstance    = "/v1.0/workflow/processInstances"
+	APIApprovalProcesses   = "/v1.0/workflow/processes/userVisibilities/templates"
 )
 
 const (
@@ -107,9 +110,14 @@ type Server struct {
 	auth      *authStore
 	callbacks *callbackStore
 	pusher    *pusher
+	messages  *messageStore
+	stream    *streamHub
 	limits    *limiter
 	faults    *faultInjector
 	counters  *counters
+
+	attendance *attendanceData // clock-ins added to the generated ones
+	approvals  *approvalData   // approval processes and instances
 }
 
 // New returns a Server with no corps and no apps.
@@ -131,11 +139,16 @@ func New(opts Options) *Server {
 		auth:      newAuthStore(opts.TokenTTL),
 		callbacks: &callbackStore{m: map[string]callbackEntry{}},
 		pusher:    newPusher(opts.Clock, opts.Logger),
+		messages:  newMessageStore(),
+		stream:    newStreamHub(opts.Clock, opts.Logger),
 		limits:    newLimiter(opts.Limits),
 		faults:    newFaultInjector(),
 		counters:  newCounters(),
+
+		attendance: newAttendanceData(),
+		approvals:  newApprovalData(),
 	}
-	s.hooks = []func(Event){s.pushEvent}
+	s.hooks = []func(Event){s.pushEvent, s.streamEvent}
 	s.admin = s.adminHandler()
 	return s
 }
@@ -174,6 +187,10 @@ func (s *Server) Truth(corpID string) Org {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, adminPrefix) {
 		s.admin.ServeHTTP(w, r)
+		return
+	}
+	if r.URL.Path == StreamConnectPath {
+		s.serveStream(w, r)
 		return
 	}
 	rt := s.routes[r.URL.Path]
@@ -313,8 +330,13 @@ func routes() map[string]*route {
 		{path: APICallbackDelete, method: http.MethodPost, handle: (*Server).deleteCallback},
 		{path: APICallbackFailed, method: http.MethodGet, handle: (*Server).getCallbackFailed},
 		{path: APIMessageSendProgress, method: http.MethodPost, perm: PermMessageSend, denied: "no permission to send work notifications", handle: (*Server).sendProgress},
+		{path: APIMessageAsyncSend, method: http.MethodPost, perm: PermMessageSend, denied: "no permission to send work notifications", handle: (*Server).asyncSend},
+		{path: APIMessageSendResult, method: http.MethodPost, perm: PermMessageSend, denied: "no permission to send work notifications", handle: (*Server).sendResultOf},
 		{path: APIAttendanceList, method: http.MethodPost, perm: PermAttendanceRead, handle: (*Server).attendanceList},
+		{path: APIStreamOpen, method: http.MethodPost, family: newAPI, auth: authNone, appKey: bodyField(func(r streamOpenRequest) string { return r.ClientID }), handle: (*Server).openStreamConnection},
 		{path: APIApprovalInstanceIDs, method: http.MethodPost, family: newAPI, perm: PermApprovalRead, handle: (*Server).approvalInstanceIDs},
+		{path: APIApprovalInstance, method: http.MethodGet, family: newAPI, perm: PermApprovalRead, handle: (*Server).approvalInstance},
+		{path: APIApprovalProcesses, method: http.MethodGet, family: newAPI, perm: PermApprovalRead, handle: (*Server).approvalProcesses},
 	}
 	m := make(map[string]*route, len(list))
 	for _, r := range list {

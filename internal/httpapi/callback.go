@@ -64,11 +64,11 @@ type CallbackReceiver struct {
 	mu           sync.Mutex
 	crypterCache map[string][]*callback.Crypter
 	wakeOnce     sync.Once
-	wakes        *wakeDebouncer
+	wakes        *WakeDebouncer
 }
 
-// wakeInterval is the most often a corp's incremental sync is signalled by pushes.
-const wakeInterval = 100 * time.Millisecond
+// WakeInterval is the most often a corp's incremental sync is signalled by arriving events.
+const WakeInterval = 100 * time.Millisecond
 
 // callbackError is a refused push: its HTTP status, reason and metric outcome.
 type callbackError struct {
@@ -270,7 +270,7 @@ func (h *CallbackReceiver) accept(ctx context.Context, corpID string, ev callbac
 	if budget <= 0 {
 		budget = 500 * time.Millisecond
 	}
-	h.wakeOnce.Do(func() { h.wakes = &wakeDebouncer{wake: h.Waker.Wake, interval: wakeInterval, budget: budget} })
+	h.wakeOnce.Do(func() { h.wakes = NewWakeDebouncer(h.Waker.Wake, WakeInterval, budget) })
 	wctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	if err := h.wakes.Wake(wctx, corpID); err != nil {

@@ -7,17 +7,23 @@ import (
 	"time"
 )
 
-// wakeDebouncer coalesces wakes per corp: the first wake in a quiet period goes at once, and
+// WakeDebouncer coalesces wakes per corp: the first wake in a quiet period goes at once, and
 // the wakes that follow within the interval become one trailing wake at its end. The
 // workflow re-reads the whole inbox on every wake, so no event waits longer than the
 // interval, while a burst of thousands of events costs a handful of signals, not thousands.
-type wakeDebouncer struct {
+type WakeDebouncer struct {
 	wake     func(ctx context.Context, corpID string) error
 	interval time.Duration
 	budget   time.Duration
 
 	mu    sync.Mutex
 	corps map[string]*corpWake
+}
+
+// NewWakeDebouncer returns a debouncer that wakes through wake at most once per interval per
+// corp; budget bounds a trailing wake (the receivers bound an immediate one with their context).
+func NewWakeDebouncer(wake func(ctx context.Context, corpID string) error, interval, budget time.Duration) *WakeDebouncer {
+	return &WakeDebouncer{wake: wake, interval: interval, budget: budget}
 }
 
 type corpWake struct {
@@ -27,7 +33,7 @@ type corpWake struct {
 
 // Wake wakes corpID's workflow now or schedules the trailing wake. It returns the error of an
 // immediate wake (a scheduled one that fails is logged; the sweeper covers it).
-func (d *wakeDebouncer) Wake(ctx context.Context, corpID string) error {
+func (d *WakeDebouncer) Wake(ctx context.Context, corpID string) error {
 	d.mu.Lock()
 	if d.corps == nil {
 		d.corps = map[string]*corpWake{}
@@ -51,7 +57,7 @@ func (d *wakeDebouncer) Wake(ctx context.Context, corpID string) error {
 	return nil
 }
 
-func (d *wakeDebouncer) trailingWake(corpID string) {
+func (d *WakeDebouncer) trailingWake(corpID string) {
 	d.mu.Lock()
 	cw := d.corps[corpID]
 	cw.trailing, cw.last = false, time.Now()

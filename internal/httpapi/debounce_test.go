@@ -10,7 +10,7 @@ import (
 func TestWakeDebouncerCoalescesABurstButNeverDropsTheLastWake(t *testing.T) {
 	var mu sync.Mutex
 	var wakes []time.Time
-	d := &wakeDebouncer{interval: 50 * time.Millisecond, budget: time.Second,
+	d := &WakeDebouncer{interval: 50 * time.Millisecond, budget: time.Second,
 		wake: func(context.Context, string) error {
 			mu.Lock()
 			defer mu.Unlock()

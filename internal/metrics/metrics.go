@@ -52,6 +52,10 @@ type Metrics struct {
 	// Rotations counts credential rotations by what was rotated (app_secret, callback) and
 	// result (succeeded, rolled_back).
 	Rotations *prometheus.CounterVec
+	// Notifications counts work notifications to HR admins by kind (run_failed,
+	// binding_quarantined, deletions_awaiting, audit_drift, credentials_invalid) and final
+	// result (sent, failed, dropped).
+	Notifications *prometheus.CounterVec
 
 	bindingMu     sync.Mutex
 	shownStatuses map[string]map[string]bool // corp → statuses exported for it
@@ -112,10 +116,13 @@ func New() *Metrics {
 		Rotations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dingsync_credential_rotations_total", Help: "Credential rotations by credential and result.",
 		}, []string{"credential", "result"}),
+		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dingsync_notifications_total", Help: "Work notifications to HR admins by kind and final result.",
+		}, []string{"kind", "result"}),
 	}
 	reg.MustRegister(m.RunsTotal, m.RunDuration, m.LastSuccess, m.RecordsChanged, m.Failures,
 		m.DingTalkRequests, m.DingTalkLatency, m.SyncLag, m.Callbacks, m.InboxBacklog,
-		m.BindingStatus, m.AuditDrift, m.AuditLastRun, m.AuditDuration, m.Rotations)
+		m.BindingStatus, m.AuditDrift, m.AuditLastRun, m.AuditDuration, m.Rotations, m.Notifications)
 	return m
 }
 

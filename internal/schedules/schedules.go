@@ -1,8 +1,9 @@
-// Package schedules keeps a binding's Temporal Schedules: a daily consistency audit and a
-// nightly safety-net full sync per corp. They live in Temporal (so they survive worker
-// restarts), are created when a corp is bound and removed when it is unbound. Each starts the
-// Scheduled workflow, which runs the real audit/<corp> or fullsync/<corp> as a child, so the
-// one-per-corp overlap lock of those ids holds for scheduled runs too.
+// Package schedules keeps a binding's Temporal Schedules: a daily consistency audit, a
+// nightly safety-net full sync and a daily import of attendance and approvals per corp. They
+// live in Temporal (so they survive worker restarts), are created when a corp is bound and
+// removed when it is unbound. Each starts the Scheduled workflow, which runs the real
+// audit/<corp>, fullsync/<corp> or import/<kind>/<corp> as a child, so the one-per-corp overlap
+// lock of those ids holds for scheduled runs too.
 package schedules
 
 import (
@@ -25,10 +26,15 @@ import (
 const (
 	KindAudit    = "audit"
 	KindFullSync = "fullsync"
+	// KindImport is the daily import of attendance and approvals (workflows.Import of each kind).
+	KindImport = "import"
 )
 
-// Kinds lists every kind of schedule a binding has.
+// Kinds lists the kinds of the binding's directory schedules (audit and full sync).
 var Kinds = []string{KindAudit, KindFullSync}
+
+// AllKinds lists every kind of schedule a binding has: Kinds and the import.
+var AllKinds = []string{KindAudit, KindFullSync, KindImport}
 
 // Off, as a binding's cron setting, turns that schedule off.
 const Off = "off"
@@ -48,9 +54,9 @@ type RunInput struct {
 // ID is the schedule id of corpID's schedule of kind.
 func ID(kind, corpID string) string { return "schedule/" + kind + "/" + corpID }
 
-// DefaultCron is the schedule a binding gets unless it sets its own: the audit at 02:MM and
-// the full sync at 03:MM every day, MM between 07 and 51 and drawn from the corp id, so corps
-// spread out and nothing starts on the hour (DingTalk asks callers to avoid it).
+// DefaultCron is the schedule a binding gets unless it sets its own: the audit at 02:MM, the
+// full sync at 03:MM and the import at 04:MM every day, MM between 07 and 51 and drawn from the
+// corp id, so corps spread out and nothing starts on the hour (DingTalk asks callers to avoid it).
 func DefaultCron(kind, corpID string) string {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(corpID))
@@ -59,8 +65,11 @@ func DefaultCron(kind, corpID string) string {
 		minute = 31
 	}
 	hour := 2
-	if kind == KindFullSync {
+	switch kind {
+	case KindFullSync:
 		hour = 3
+	case KindImport:
+		hour = 4
 	}
 	return fmt.Sprintf("%d %d * * *", minute, hour)
 }
@@ -68,8 +77,11 @@ func DefaultCron(kind, corpID string) string {
 // CronOf is the cron spec binding b asks for kind ("" when the schedule is off).
 func CronOf(b store.Binding, kind string) string {
 	spec := b.AuditCron
-	if kind == KindFullSync {
+	switch kind {
+	case KindFullSync:
 		spec = b.FullSyncCron
+	case KindImport:
+		spec = b.ImportCron
 	}
 	switch spec {
 	case "":
@@ -111,7 +123,7 @@ func (m *Manager) timeZone() string {
 // Ensure makes binding b's schedules match its settings: it creates the missing ones,
 // updates changed specs, and deletes those turned off. Paused ones stay paused.
 func (m *Manager) Ensure(ctx context.Context, b store.Binding) error {
-	for _, kind := range Kinds {
+	for _, kind := range AllKinds {
 		if err := m.ensure(ctx, b.CorpID, kind, CronOf(b, kind)); err != nil {
 			return err
 		}
@@ -158,7 +170,7 @@ func (m *Manager) action(corpID, kind string) *client.ScheduleWorkflowAction {
 
 // Delete removes corpID's schedules (those already gone are fine).
 func (m *Manager) Delete(ctx context.Context, corpID string) error {
-	for _, kind := range Kinds {
+	for _, kind := range AllKinds {
 		if err := ignoreNotFound(m.Client.ScheduleClient().GetHandle(ctx, ID(kind, corpID)).Delete(ctx)); err != nil {
 			return wrap(err, "delete schedule %s", ID(kind, corpID))
 		}
@@ -170,7 +182,7 @@ func (m *Manager) Delete(ctx context.Context, corpID string) error {
 // with a note saying why.
 func (m *Manager) SetPaused(ctx context.Context, corpID string, paused bool, note string, kinds ...string) error {
 	if len(kinds) == 0 {
-		kinds = Kinds
+		kinds = AllKinds
 	}
 	for _, kind := range kinds {
 		h := m.Client.ScheduleClient().GetHandle(ctx, ID(kind, corpID))
@@ -214,7 +226,7 @@ type Info struct {
 // Describe returns corpID's schedules (Exists false for one that is off or missing).
 func (m *Manager) Describe(ctx context.Context, corpID string) ([]Info, error) {
 	var out []Info
-	for _, kind := range Kinds {
+	for _, kind := range AllKinds {
 		info := Info{ID: ID(kind, corpID), CorpID: corpID, Kind: kind}
 		d, err := m.Client.ScheduleClient().GetHandle(ctx, info.ID).Describe(ctx)
 		var nf *serviceerror.NotFound

@@ -32,6 +32,11 @@ type Binding struct {
 	AuditRepair  bool      `db:"audit_repair"`
 	CreatedAt    time.Time `db:"created_at"`
 	UpdatedAt    time.Time `db:"updated_at"`
+	// EventIntake is how DingTalk's events reach dingsync: EventIntakeHTTP (pushes to
+	// CallbackURL) or EventIntakeStream (a Stream mode connection a worker holds).
+	EventIntake string `db:"event_intake"`
+	// ImportCron is when the daily import of attendance and approvals runs ("" = 04:MM, "off").
+	ImportCron string `db:"import_cron"`
 }
 
 // BindingStatus values (DESIGN.md, data model).
@@ -56,7 +61,7 @@ func UnknownCorpError(corpID string) error {
 
 const getBindingSQL = `SELECT corp_id, app_type, agent_id, app_key, status, deletion_guard_percent,
 	deletion_guard_max, callback_url, permissions, verified_at, status_reason, authorized_by, authorized_at,
-	audit_cron, fullsync_cron, audit_repair, created_at, updated_at FROM bindings WHERE corp_id = $1`
+	audit_cron, fullsync_cron, audit_repair, import_cron, event_intake, created_at, updated_at FROM bindings WHERE corp_id = $1`
 
 // GetBinding returns the binding of corpID, or an error wrapping ErrUnknownCorp.
 func (s *Store) GetBinding(ctx context.Context, corpID string) (Binding, error) {
@@ -75,6 +80,9 @@ type BindInput struct {
 	AgentID int64
 	// CallbackURL is where DingTalk pushes contact events ("" = events not configured).
 	CallbackURL string
+	// EventIntake is EventIntakeHTTP or EventIntakeStream ("": http for a new binding, kept
+	// on a rebind).
+	EventIntake string
 	// SealSecret encrypts the AppSecret for the given seal context (see SealContext); the
 	// store never sees plaintext.
 	SealSecret func(sealContext string) ([]byte, error)
@@ -86,10 +94,11 @@ var ErrAppKeyConflict = errors.New("corp is bound to another AppKey")
 
 const lockBindingSQL = `SELECT app_key, status FROM bindings WHERE corp_id = $1 FOR UPDATE`
 
-const insertBindingSQL = `INSERT INTO bindings (corp_id, app_key, agent_id, callback_url)
-	VALUES ($1, $2, NULLIF($3, 0), NULLIF($4, ''))`
+const insertBindingSQL = `INSERT INTO bindings (corp_id, app_key, agent_id, callback_url, event_intake)
+	VALUES ($1, $2, NULLIF($3, 0), NULLIF($4, ''), COALESCE(NULLIF($5, ''), 'http'))`
 
 const rebindSQL = `UPDATE bindings SET app_key = $2, agent_id = NULLIF($3, 0), callback_url = NULLIF($4, ''),
+	event_intake = COALESCE(NULLIF($5, ''), event_intake),
 	status = CASE WHEN status IN ('unbound', 'credentials_invalid') THEN 'pending' ELSE status END,
 	status_reason = NULL, updated_at = now() WHERE corp_id = $1`
 
@@ -105,7 +114,7 @@ func (s *Store) Bind(ctx context.Context, in BindInput) (version int, err error)
 		err := tx.GetContext(ctx, &existing, lockBindingSQL, in.CorpID)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			if _, err := tx.ExecContext(ctx, insertBindingSQL, in.CorpID, in.AppKey, in.AgentID, in.CallbackURL); err != nil {
+			if _, err := tx.ExecContext(ctx, insertBindingSQL, in.CorpID, in.AppKey, in.AgentID, in.CallbackURL, in.EventIntake); err != nil {
 				return err
 			}
 		case err != nil:
@@ -113,7 +122,7 @@ func (s *Store) Bind(ctx context.Context, in BindInput) (version int, err error)
 		case existing.AppKey != in.AppKey && existing.Status != BindingUnbound:
 			return fmt.Errorf("corp %q: %w %q; unbind it first (`starter unbind --corp-id %s`) if the company really moved to a new app", in.CorpID, ErrAppKeyConflict, existing.AppKey, in.CorpID)
 		default:
-			if _, err := tx.ExecContext(ctx, rebindSQL, in.CorpID, in.AppKey, in.AgentID, in.CallbackURL); err != nil {
+			if _, err := tx.ExecContext(ctx, rebindSQL, in.CorpID, in.AppKey, in.AgentID, in.CallbackURL, in.EventIntake); err != nil {
 				return err
 			}
 		}
@@ -163,14 +172,16 @@ type ScheduleSettings struct {
 	AuditCron    *string
 	FullSyncCron *string
 	AuditRepair  *bool
+	ImportCron   *string
 }
 
 // UpdateScheduleSettings stores a binding's schedule settings and logs who changed them.
 func (s *Store) UpdateScheduleSettings(ctx context.Context, corpID, actor string, in ScheduleSettings) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE bindings SET audit_cron = coalesce($2, audit_cron),
-			fullsync_cron = coalesce($3, fullsync_cron), audit_repair = coalesce($4, audit_repair), updated_at = now()
-			WHERE corp_id = $1`, corpID, in.AuditCron, in.FullSyncCron, in.AuditRepair)
+			fullsync_cron = coalesce($3, fullsync_cron), audit_repair = coalesce($4, audit_repair),
+			import_cron = coalesce($5, import_cron), updated_at = now()
+			WHERE corp_id = $1`, corpID, in.AuditCron, in.FullSyncCron, in.AuditRepair, in.ImportCron)
 		if err != nil {
 			return fmt.Errorf("store schedule settings: %w", err)
 		}
@@ -178,7 +189,7 @@ func (s *Store) UpdateScheduleSettings(ctx context.Context, corpID, actor string
 			return UnknownCorpError(corpID)
 		}
 		return logOp(ctx, tx, corpID, actor, "schedules", map[string]any{"audit_cron": in.AuditCron,
-			"fullsync_cron": in.FullSyncCron, "audit_repair": in.AuditRepair})
+			"fullsync_cron": in.FullSyncCron, "audit_repair": in.AuditRepair, "import_cron": in.ImportCron})
 	})
 }
 
