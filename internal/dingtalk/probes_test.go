@@ -47,7 +47,7 @@ func TestListAttendance(t *testing.T) {
 	page, err := c.ListAttendance(context.Background(), testApp, q)
 	require.NoError(t, err)
 	assert.Equal(t, AttendancePage{HasMore: true, Records: []AttendanceRecord{{ID: 7, UserID: "u1", CheckType: "OnDuty",
-		TimeResult: "Late", UserCheckTime: 1767229500000, WorkDate: 1767196800000}}}, page)
+		TimeResult: "Late", UserCheckTime: 1767229500000, WorkDate: 1767196800000, SourceType: "ATM"}}}, page)
 	assert.JSONEq(t, `{"workDateFrom":"2026-01-01 08:00:00","workDateTo":"2026-01-08 08:00:00",
 		"userIdList":["u1","u2"],"offset":50,"limit":50}`, string(f.body(APIAttendanceList)))
 

@@ -133,10 +133,11 @@ func TestResetFromTheTemporalUI(t *testing.T) {
 	if got.FailedRunID != failedRunID {
 		t.Fatalf("the UI opened run %s, want the failed run %s", got.FailedRunID, failedRunID)
 	}
-	for _, want := range []string{"DingTalkAuth", `"nonRetryable": true`, "fix: check the AppKey/AppSecret"} {
-		if !strings.Contains(got.Failure, want) {
-			t.Errorf("the UI's failure panel does not show %q:\n%s", want, got.Failure)
-		}
+	// The failure's top line (what the UI shows first) says what broke and the fix; its type
+	// is checked through the API by the CLI reset test (the UI's code view renders only the
+	// lines in sight).
+	if top, _, _ := strings.Cut(got.Failure[strings.Index(got.Failure, `"message"`)+1:], "\n"); !strings.Contains(top, "fix: check the AppKey/AppSecret") {
+		t.Errorf("the UI's failure panel does not start with the cause and its fix:\n%s", got.Failure)
 	}
 	if !strings.Contains(got.Input, h.corpID) || strings.Contains(got.Input, h.appSecret) {
 		t.Errorf("the UI's input panel should name the corp and hold no secret:\n%s", got.Input)

@@ -111,8 +111,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Migrations developed side by side may land out of number order: a store already past
+	// a number still gets the lower one that arrived later (each is independent of the others).
 	provider, err := goose.NewProvider(goose.DialectPostgres, s.db.DB, schema.Migrations,
-		goose.WithSessionLocker(locker))
+		goose.WithSessionLocker(locker), goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}
