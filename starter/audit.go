@@ -2,13 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/api/serviceerror"
 
 	"github.com/dingsync/dingsync/internal/store"
 	"github.com/dingsync/dingsync/workflows"
@@ -67,29 +65,15 @@ see 'starter schedules'.`,
 
 func runAudit(cmd *cobra.Command, env *environment, f *auditFlags) error {
 	ctx := cmd.Context()
-	if err := validateCorpID(f.corpID); err != nil {
-		return err
-	}
-	st, err := env.store(ctx)
+	st, c, err := boundCorp(cmd, env, f.corpID)
 	if err != nil {
 		return err
 	}
-	if _, err := st.GetBinding(ctx, f.corpID); err != nil {
-		return err
-	}
-	c, err := env.client()
+	run, err := launch{what: "audit", id: workflows.AuditWorkflowID(f.corpID), corpID: f.corpID, kind: workflows.KindAudit,
+		wf: workflows.Audit, input: workflows.AuditInput{CorpID: f.corpID, Repair: f.repair},
+		then: "then `starter audit show --corp-id " + f.corpID + "`"}.start(ctx, env, c)
 	if err != nil {
 		return err
-	}
-	run, err := startExclusive(ctx, env, c, workflows.AuditWorkflowID(f.corpID), f.corpID, workflows.KindAudit,
-		workflows.Audit, workflows.AuditInput{CorpID: f.corpID, Repair: f.repair})
-	var already *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &already) {
-		return fmt.Errorf("an audit of corp %s is already running (workflow %s, run %s): wait for it, then `starter audit show --corp-id %s`",
-			f.corpID, workflows.AuditWorkflowID(f.corpID), already.RunId, f.corpID)
-	}
-	if err != nil {
-		return fmt.Errorf("start the audit: %w", err)
 	}
 	out := cmd.OutOrStdout()
 	if !f.wait {

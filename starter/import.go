@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/dingsync/dingsync/internal/store"
@@ -105,33 +103,18 @@ func (f *importFlags) checkDates() error {
 
 func runImport(cmd *cobra.Command, env *environment, f *importFlags, kind string) error {
 	ctx := cmd.Context()
-	if err := validateCorpID(f.corpID); err != nil {
-		return err
-	}
 	if err := f.checkDates(); err != nil {
 		return err
 	}
-	st, err := env.store(ctx)
+	st, c, err := boundCorp(cmd, env, f.corpID)
 	if err != nil {
 		return err
 	}
-	if _, err := st.GetBinding(ctx, f.corpID); err != nil {
-		return err
-	}
-	c, err := env.client()
+	run, err := launch{what: kind + " import", id: workflows.ImportWorkflowID(kind, f.corpID), corpID: f.corpID,
+		kind: workflows.ImportSyncKind(kind), wf: workflows.Import,
+		input: workflows.ImportInput{CorpID: f.corpID, Kind: kind, Trigger: f.trigger, From: f.from, To: f.to}}.start(ctx, env, c)
 	if err != nil {
 		return err
-	}
-	id := workflows.ImportWorkflowID(kind, f.corpID)
-	run, err := startExclusive(ctx, env, c, id, f.corpID, workflows.ImportSyncKind(kind), workflows.Import,
-		workflows.ImportInput{CorpID: f.corpID, Kind: kind, Trigger: f.trigger, From: f.from, To: f.to})
-	var already *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &already) {
-		return fmt.Errorf("an import of %s for corp %s is already running (workflow %s, run %s): wait for it, or follow it in the Temporal UI",
-			kind, f.corpID, id, already.RunId)
-	}
-	if err != nil {
-		return fmt.Errorf("start the import: %w", err)
 	}
 	out := cmd.OutOrStdout()
 	if !f.wait {

@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/dingsync/dingsync/internal/store"
@@ -49,29 +47,14 @@ waits for 'starter deletions approve|reject'.`,
 
 func runSyncFull(cmd *cobra.Command, env *environment, f *syncFlags) error {
 	ctx := cmd.Context()
-	if err := validateCorpID(f.corpID); err != nil {
-		return err
-	}
-	st, err := env.store(ctx)
+	st, c, err := boundCorp(cmd, env, f.corpID)
 	if err != nil {
 		return err
 	}
-	if _, err := st.GetBinding(ctx, f.corpID); err != nil {
-		return err
-	}
-	c, err := env.client()
+	run, err := launch{what: "full sync", id: workflows.FullSyncWorkflowID(f.corpID), corpID: f.corpID, kind: workflows.KindFull,
+		wf: workflows.FullSync, input: workflows.FullSyncInput{CorpID: f.corpID, Trigger: f.trigger}}.start(ctx, env, c)
 	if err != nil {
 		return err
-	}
-	run, err := startExclusive(ctx, env, c, workflows.FullSyncWorkflowID(f.corpID), f.corpID, workflows.KindFull,
-		workflows.FullSync, workflows.FullSyncInput{CorpID: f.corpID, Trigger: f.trigger})
-	var already *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &already) {
-		return fmt.Errorf("a full sync of corp %s is already running (workflow %s, run %s): wait for it, or follow it in the Temporal UI",
-			f.corpID, workflows.FullSyncWorkflowID(f.corpID), already.RunId)
-	}
-	if err != nil {
-		return fmt.Errorf("start the full sync: %w", err)
 	}
 	out := cmd.OutOrStdout()
 	if !f.wait {
