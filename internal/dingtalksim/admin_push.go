@@ -29,35 +29,31 @@ func pushJSON(o PushOptions) pushBody {
 
 // apply overlays the fields given on o.
 func (b pushBody) apply(o PushOptions) PushOptions {
-	ms := func(v *int64, d *time.Duration) {
-		if v != nil {
-			*d = time.Duration(*v) * time.Millisecond
-		}
-	}
-	set := func(v *bool, f *bool) {
-		if v != nil {
-			*f = *v
-		}
-	}
-	set(b.Paused, &o.Paused)
-	set(b.DropToFailedList, &o.DropToFailedList)
-	set(b.SkipURLCheck, &o.SkipURLCheck)
-	ms(b.DelayMs, &o.Delay)
-	ms(b.JitterMs, &o.Jitter)
-	ms(b.TimeoutMs, &o.Timeout)
-	if b.DuplicateRate != nil {
-		o.DuplicateRate = *b.DuplicateRate
-	}
-	if b.ReorderWindow != nil {
-		o.ReorderWindow = *b.ReorderWindow
-	}
-	if b.Concurrency != nil {
-		o.Concurrency = *b.Concurrency
-	}
-	if b.Seed != nil {
-		o.Seed = *b.Seed
-	}
+	overlay(b.Paused, &o.Paused)
+	overlay(b.DropToFailedList, &o.DropToFailedList)
+	overlay(b.SkipURLCheck, &o.SkipURLCheck)
+	overlayMillis(b.DelayMs, &o.Delay)
+	overlayMillis(b.JitterMs, &o.Jitter)
+	overlayMillis(b.TimeoutMs, &o.Timeout)
+	overlay(b.DuplicateRate, &o.DuplicateRate)
+	overlay(b.ReorderWindow, &o.ReorderWindow)
+	overlay(b.Concurrency, &o.Concurrency)
+	overlay(b.Seed, &o.Seed)
 	return o
+}
+
+// overlay sets *dst to *v when the JSON body gave v (absent fields keep their value).
+func overlay[T any](v *T, dst *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// overlayMillis sets *dst to v milliseconds when the JSON body gave v.
+func overlayMillis(v *int64, dst *time.Duration) {
+	if v != nil {
+		*dst = time.Duration(*v) * time.Millisecond
+	}
 }
 
 func (s *Server) adminSetPush(r *http.Request) (int, any, error) {

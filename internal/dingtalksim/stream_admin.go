@@ -3,7 +3,6 @@ package dingtalksim
 import (
 	"fmt"
 	"net/http"
-	"time"
 )
 
 // streamBody is StreamOptions as JSON, durations in milliseconds; on PUT, absent fields keep
@@ -26,24 +25,13 @@ func streamJSON(o StreamOptions) streamBody {
 
 // apply overlays the fields given on o.
 func (b streamBody) apply(o StreamOptions) StreamOptions {
-	ms := func(v *int64, d *time.Duration) {
-		if v != nil {
-			*d = time.Duration(*v) * time.Millisecond
-		}
-	}
-	ms(b.AckTimeoutMs, &o.AckTimeout)
-	ms(b.PingIntervalMs, &o.PingInterval)
-	ms(b.LaterDelayMs, &o.LaterDelay)
-	ms(b.DisconnectGraceMs, &o.DisconnectGrace)
-	if b.Window != nil {
-		o.Window = *b.Window
-	}
-	if b.DuplicateRate != nil {
-		o.DuplicateRate = *b.DuplicateRate
-	}
-	if b.Seed != nil {
-		o.Seed = *b.Seed
-	}
+	overlayMillis(b.AckTimeoutMs, &o.AckTimeout)
+	overlayMillis(b.PingIntervalMs, &o.PingInterval)
+	overlayMillis(b.LaterDelayMs, &o.LaterDelay)
+	overlayMillis(b.DisconnectGraceMs, &o.DisconnectGrace)
+	overlay(b.Window, &o.Window)
+	overlay(b.DuplicateRate, &o.DuplicateRate)
+	overlay(b.Seed, &o.Seed)
 	return o
 }
 
