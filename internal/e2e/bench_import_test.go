@@ -5,10 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"runtime"
 	"sort"
-	"strconv"
 	"testing"
 	"time"
 
@@ -40,49 +37,20 @@ type importBenchRun struct {
 // 10k employees against the simulator, with DingTalk's 20 QPS limit and without any limit,
 // printed as a table of medians. It is skipped in `make test`.
 func TestBenchImportAttendance(t *testing.T) {
-	if os.Getenv("DINGSYNC_BENCH") == "" {
-		t.Skip("benchmarks run with `make bench`")
-	}
-	runs := 3
-	if s := os.Getenv("DINGSYNC_BENCH_RUNS"); s != "" {
-		runs, _ = strconv.Atoi(s)
-	}
+	runs := benchRuns(t)
 	scenarios := []importBenchScenario{
 		{name: "10k × 30 days, 20 QPS", employees: 10_000, days: 30, qps: 20, runs: 1},
 		{name: "10k × 30 days, no limit", employees: 10_000, days: 30, runs: runs},
 	}
-	var rows []string
-	for _, sc := range scenarios {
-		var results []importBenchRun
-		for i := 0; i < sc.runs; i++ {
-			var r importBenchRun
-			ran := t.Run(fmt.Sprintf("%s/run%d", sc.name, i+1), func(t *testing.T) { r = benchImport(t, sc) })
-			if ran && r.rows > 0 {
-				results = append(results, r)
-			}
-		}
-		if len(results) > 0 {
-			rows = append(rows, importBenchRow(sc, results))
-		}
-	}
-	fmt.Printf("\nAttendance import benchmarks (medians; %s, %d cores)\n", hostDescription(), runtime.NumCPU())
-	fmt.Println("| scenario | runs | employees | work days | records | API calls | minimum | ÷ minimum | 50-user × 7-day chunks | throttled (90018) | wall | ÷ rate-limit floor | records/s | worker peak RSS |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-	for _, r := range rows {
-		fmt.Println(r)
-	}
+	benchTable(t, "Attendance import benchmarks",
+		"| scenario | runs | employees | work days | records | API calls | minimum | ÷ minimum | 50-user × 7-day chunks | throttled (90018) | wall | ÷ rate-limit floor | records/s | worker peak RSS |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+		scenarios, func(sc importBenchScenario) string { return sc.name }, func(sc importBenchScenario) int { return sc.runs },
+		benchImport, func(r importBenchRun) bool { return r.rows > 0 }, importBenchRow)
 }
 
 func benchImport(t *testing.T, sc importBenchScenario) importBenchRun {
 	h := newHarness(t, dingtalksim.OrgSpec{Seed: 42, Employees: sc.employees})
-	extra := []string{"DINGTALK_IP_CALLS_PER_20S=0", "DINGSYNC_CRAWL_CONCURRENCY=32"}
-	if sc.qps > 0 {
-		h.limitQPS(sc.qps)
-		extra = extra[:1]
-	} else {
-		extra = append(extra, "DINGTALK_QPS=1000000")
-	}
-	worker := h.startWorker(extra...)
+	worker := h.benchWorker(sc.qps)
 	h.bind(h.appSecret)
 	if res, out, code := h.syncFull(); code != 0 || res.Status != "succeeded" {
 		t.Fatalf("full sync (exit %d):\n%s", code, out)

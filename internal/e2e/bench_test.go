@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,51 +40,22 @@ type benchRun struct {
 // simulator, with DingTalk's 20 QPS limit and without any limit, printed as a table of
 // medians. It is skipped in `make test`.
 func TestBenchFullSync(t *testing.T) {
-	if os.Getenv("DINGSYNC_BENCH") == "" {
-		t.Skip("benchmarks run with `make bench`")
-	}
-	runs := 3
-	if s := os.Getenv("DINGSYNC_BENCH_RUNS"); s != "" {
-		runs, _ = strconv.Atoi(s)
-	}
+	runs := benchRuns(t)
 	scenarios := []benchScenario{
 		{name: "10k, 20 QPS", employees: 10_000, qps: 20, runs: runs},
 		{name: "10k, no limit", employees: 10_000, runs: runs},
 		{name: "100k, no limit", employees: 100_000, runs: runs},
 		{name: "100k, 20 QPS", employees: 100_000, qps: 20, runs: 1},
 	}
-	var rows []string
-	for _, sc := range scenarios {
-		var results []benchRun
-		for i := 0; i < sc.runs; i++ {
-			var r benchRun
-			ran := t.Run(fmt.Sprintf("%s/run%d", sc.name, i+1), func(t *testing.T) { r = benchFullSync(t, sc) })
-			if ran && r.employees > 0 { // not filtered out by -run, not failed
-				results = append(results, r)
-			}
-		}
-		if len(results) > 0 {
-			rows = append(rows, benchRow(sc, results))
-		}
-	}
-	fmt.Printf("\nFull sync benchmarks (medians; %s, %d cores)\n", hostDescription(), runtime.NumCPU())
-	fmt.Println("| scenario | runs | employees | depts | API calls | ÷ minimum | throttled (90018) | wall | ÷ rate-limit floor | employees/s | apply phase | worker peak RSS |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
-	for _, r := range rows {
-		fmt.Println(r)
-	}
+	benchTable(t, "Full sync benchmarks",
+		"| scenario | runs | employees | depts | API calls | ÷ minimum | throttled (90018) | wall | ÷ rate-limit floor | employees/s | apply phase | worker peak RSS |\n|---|---|---|---|---|---|---|---|---|---|---|---|",
+		scenarios, func(sc benchScenario) string { return sc.name }, func(sc benchScenario) int { return sc.runs },
+		benchFullSync, func(r benchRun) bool { return r.employees > 0 }, benchRow)
 }
 
 func benchFullSync(t *testing.T, sc benchScenario) benchRun {
 	h := newHarness(t, dingtalksim.OrgSpec{Seed: 42, Employees: sc.employees})
-	extra := []string{"DINGTALK_IP_CALLS_PER_20S=0", "DINGSYNC_CRAWL_CONCURRENCY=32"}
-	if sc.qps > 0 {
-		h.limitQPS(sc.qps)
-		extra = extra[1:] // keep the default concurrency under a limit
-	} else {
-		extra = append(extra, "DINGTALK_QPS=1000000")
-	}
-	worker := h.startWorker(extra...)
+	worker := h.benchWorker(sc.qps)
 	h.bind(h.appSecret)
 	res, out, code := h.syncFull()
 	if code != 0 || res.Status != "succeeded" {
