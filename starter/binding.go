@@ -175,7 +175,11 @@ func printStatus(out io.Writer, b store.Binding, runs []store.Run, snaps []store
 	if b.StatusReason.Valid {
 		fmt.Fprintf(out, "  why: %s\n", b.StatusReason.String)
 	}
-	fmt.Fprintf(out, "  app %s, agent %d, events: %s\n", b.AppKey, b.AgentID.Int64, orDefault(b.CallbackURL.String, "not configured (bind with --callback-url)"))
+	events := orDefault(b.CallbackURL.String, "not configured (bind with --callback-url or --event-intake stream)")
+	if b.EventIntake == store.EventIntakeStream {
+		events = "Stream mode (a worker holds the connection)"
+	}
+	fmt.Fprintf(out, "  app %s, agent %d, events: %s\n", b.AppKey, b.AgentID.Int64, events)
 	if b.AuthorizedBy.Valid {
 		fmt.Fprintf(out, "  authorized by %s at %s\n", b.AuthorizedBy.String, b.AuthorizedAt.Time.Format(time.RFC3339))
 	}
