@@ -69,10 +69,38 @@ type ApplyEventsResult struct {
 type batchPlan struct {
 	readUsers, deleteUsers []string
 	readDepts, deleteDepts []int64
+	// leftAt is when each user of deleteUsers left, by their leave event.
+	leftAt map[string]time.Time
+}
+
+// recheckLateLeaves moves to the re-reads the leavers who have an applied event newer than
+// their leave (the leave's push arrived late, after a rejoin): DingTalk says which is true.
+func (a *Incremental) recheckLateLeaves(ctx context.Context, corpID string, p *batchPlan) error {
+	if len(p.deleteUsers) == 0 {
+		return nil
+	}
+	leaves := make(map[string]time.Time, len(p.deleteUsers))
+	for _, u := range p.deleteUsers {
+		leaves[u] = p.leftAt[u]
+	}
+	rejoined, err := a.Store.RejoinedSince(ctx, corpID, leaves)
+	if err != nil {
+		return err
+	}
+	deletes := p.deleteUsers[:0]
+	for _, u := range p.deleteUsers {
+		if rejoined[u] {
+			p.readUsers = append(p.readUsers, u)
+		} else {
+			deletes = append(deletes, u)
+		}
+	}
+	p.deleteUsers = deletes
+	return nil
 }
 
 func planBatch(events []store.InboxEvent) batchPlan {
-	userLeft, deptGone := map[string]bool{}, map[int64]bool{}
+	userLeft, deptGone, leftAt := map[string]bool{}, map[int64]bool{}, map[string]time.Time{}
 	var userOrder []string
 	var deptOrder []int64
 	for _, e := range events {
@@ -81,6 +109,9 @@ func planBatch(events []store.InboxEvent) batchPlan {
 				userOrder = append(userOrder, u)
 			}
 			userLeft[u] = e.Type == "user_leave_org"
+			if userLeft[u] {
+				leftAt[u] = e.EventTime.Time
+			}
 		}
 		for _, d := range e.DeptIDs {
 			if _, seen := deptGone[d]; !seen {
@@ -89,7 +120,7 @@ func planBatch(events []store.InboxEvent) batchPlan {
 			deptGone[d] = e.Type == "org_dept_remove"
 		}
 	}
-	var p batchPlan
+	p := batchPlan{leftAt: leftAt}
 	for _, u := range userOrder {
 		if userLeft[u] {
 			p.deleteUsers = append(p.deleteUsers, u)
@@ -131,6 +162,9 @@ func (a *Incremental) ApplyEvents(ctx context.Context, in ApplyEventsInput) (App
 	plan := planBatch(events)
 	if !scope.Employees() { // the org level syncs no employee: no re-read either
 		plan.readUsers, plan.deleteUsers = nil, nil
+	}
+	if err := a.recheckLateLeaves(ctx, in.CorpID, &plan); err != nil {
+		return ApplyEventsResult{}, err
 	}
 	batch, err := a.read(ctx, app, plan)
 	if err != nil {

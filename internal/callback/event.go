@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // maxIDs caps the user and department ids of one event, so a hostile or broken payload
@@ -83,7 +85,27 @@ func ParseEvent(plaintext []byte) (Event, error) {
 	if ev.ID == "" {
 		ev.ID = ev.hash()
 	}
+	if err := ev.checkText(); err != nil {
+		return Event{}, err
+	}
 	return ev, nil
+}
+
+// maxTextLen bounds an event's id, type, corp and user ids (DingTalk's are well under 64 bytes).
+const maxTextLen = 256
+
+// checkText refuses texts the inbox could not keep as they came: too long, not UTF-8, or
+// holding a NUL (Postgres refuses it).
+func (ev Event) checkText() error {
+	for _, t := range append([]string{ev.ID, ev.Type, ev.CorpID}, ev.UserIDs...) {
+		switch {
+		case len(t) > maxTextLen:
+			return fmt.Errorf("callback: event has a %d-byte id or type, more than %d", len(t), maxTextLen)
+		case !utf8.ValidString(t) || strings.ContainsRune(t, 0):
+			return errors.New("callback: event has an id or type that is not UTF-8 text or holds a NUL")
+		}
+	}
+	return nil
 }
 
 // parseTime reads EventTime, else TimeStamp: milliseconds as a number or a numeric string.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+	"unicode/utf8"
 )
 
 const (
@@ -186,7 +187,26 @@ func (c *Client) exchange(ctx context.Context, hreq *http.Request, r *request) e
 	if len(body) > maxBodyBytes {
 		return malformed(r.api, resp.StatusCode, fmt.Errorf("body larger than %d bytes", maxBodyBytes))
 	}
+	if err := checkText(body); err != nil {
+		return malformed(r.api, resp.StatusCode, err)
+	}
 	return r.parse(resp.StatusCode, resp.Header, body)
+}
+
+// checkText refuses a JSON answer the HR store could not keep as it came: invalid UTF-8 (Go
+// would replace it silently) or a NUL character (Postgres refuses it in text and jsonb).
+// Other bodies (DingTalk's HTML error pages) are left to the classifier.
+func checkText(body []byte) error {
+	if len(body) == 0 || body[0] != '{' {
+		return nil
+	}
+	switch {
+	case !utf8.Valid(body):
+		return errors.New("the answer is not valid UTF-8")
+	case bytes.IndexByte(body, 0) >= 0 || bytes.Contains(body, []byte(`\u0000`)):
+		return errors.New("the answer holds a NUL character")
+	}
+	return nil
 }
 
 // transportFailure reports a request that got no (complete) response. The caller's own

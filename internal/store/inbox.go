@@ -85,3 +85,20 @@ func (s *Store) FullSyncRunning(ctx context.Context, corpID string) (bool, error
 		AND status IN ('running', 'awaiting_approval') AND applied_at IS NULL`, corpID)
 	return n > 0, err
 }
+
+// RejoinedSince returns which of the users (userid → the time of the leave event a batch is
+// about to apply) have an applied add, activate or modify event no older than that leave: a
+// reordered push delivered the leave late, so DingTalk must be asked again.
+func (s *Store) RejoinedSince(ctx context.Context, corpID string, leaves map[string]time.Time) (map[string]bool, error) {
+	out := map[string]bool{}
+	for userID, at := range leaves {
+		var n int
+		if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM inbox_events WHERE corp_id = $1 AND status = 'applied'
+			AND event_type IN ('user_add_org', 'user_active_org', 'user_modify_org') AND $2 = ANY (user_ids) AND event_time >= $3`,
+			corpID, userID, at); err != nil {
+			return nil, err
+		}
+		out[userID] = n > 0
+	}
+	return out, nil
+}
