@@ -49,6 +49,9 @@ func main() {
 
 func run(ctx context.Context) error {
 	cfg := config.FromEnv()
+	if _, err := time.LoadLocation(cfg.ScheduleTimeZone); err != nil {
+		return fmt.Errorf("DINGSYNC_SCHEDULE_TIMEZONE=%q is not a time zone (%v): use an IANA name such as Asia/Shanghai", cfg.ScheduleTimeZone, err)
+	}
 	box, err := secretbox.FromEnv()
 	if err != nil {
 		return err
