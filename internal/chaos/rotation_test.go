@@ -14,7 +14,7 @@ import (
 // completes, no run fails, no event is lost, every step is logged once, and a full sync with
 // the last secret finds nothing left to do.
 func TestChaosWorkerKillsDuringRotation(t *testing.T) {
-	knownBug(t, "a worker killed during an AppSecret rotation with events flowing can leave the store behind DingTalk (cause not yet found)")
+	knownBug(t, "a rotation held up by a killed worker fails event batches once their 10 attempts of CredentialsRotating are spent (README, Known bugs)")
 	parallelInShort(t)
 	sc := begin(t)
 	h := newHarness(t, sc, dingtalksim.OrgSpec{Seed: 704, Employees: pick(200, 1000)})
