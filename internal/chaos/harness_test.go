@@ -3,12 +3,10 @@ package chaos
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,45 +46,14 @@ type harness struct {
 // limits (scenarios set their own).
 func newHarness(t *testing.T, sc *scenario, spec dingtalksim.OrgSpec) *harness {
 	t.Helper()
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	h := &harness{t: t, sc: sc, dbURL: testenv.NewDatabase(t), secretKey: base64.StdEncoding.EncodeToString(key),
-		corpID: "dingchaos" + randomHex(4), appKey: "dingapp" + randomHex(4), appSecret: "sec-" + randomHex(16),
+	c := testenv.NewCorp(t, "dingchaos", spec)
+	return &harness{t: t, sc: sc, dbURL: c.DBURL, st: c.Store, sim: c.Sim, simURL: c.SimURL, secretKey: c.SecretKey,
+		corpID: c.CorpID, appKey: c.AppKey, appSecret: c.AppSecret, httpAddr: c.HTTPAddr,
 		taskQueue: "dingsync-chaos-" + randomHex(6)}
-	opts := dingtalksim.DefaultOptions()
-	opts.Limits = dingtalksim.Limits{}
-	h.sim = dingtalksim.New(opts)
-	if err := h.sim.LoadOrg(dingtalksim.GenerateOrg(h.corpID, spec)); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.sim.AddApp(dingtalksim.App{CorpID: h.corpID, AppKey: h.appKey, AppSecret: h.appSecret}); err != nil {
-		t.Fatal(err)
-	}
-	ports, err := testenv.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.httpAddr = fmt.Sprintf("127.0.0.1:%d", ports[0])
-	srv := httptest.NewServer(h.sim)
-	t.Cleanup(srv.Close)
-	h.simURL = srv.URL
-	st, err := store.Open(context.Background(), h.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	h.st = st
-	return h
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return fmt.Sprintf("%x", b)
-}
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string { return testenv.RandomHex(n) }
 
 // limitQPS makes the simulator enforce DingTalk's per-app per-API limit, so a crawl takes
 // seconds: time to break it.
