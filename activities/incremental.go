@@ -167,6 +167,11 @@ func (a *Incremental) ApplyEvents(ctx context.Context, in ApplyEventsInput) (App
 		return ApplyEventsResult{}, err
 	}
 	batch, err := a.read(ctx, app, plan)
+	if dingtalk.IsKind(err, dingtalk.KindAuth) {
+		if rotated, switched, werr := awaitRotatedApp(ctx, a.Store, a.Secrets, in.CorpID, app); werr == nil && switched {
+			batch, err = a.read(ctx, rotated, plan)
+		}
+	}
 	if err != nil {
 		return ApplyEventsResult{}, rotationAware(ctx, a.Store, in.CorpID, err)
 	}

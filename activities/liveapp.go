@@ -84,3 +84,34 @@ func rotationAware(ctx context.Context, st *store.Store, corpID string, err erro
 		fmt.Sprintf("DingTalk refused the AppSecret while rotate/%s switches it: retrying with the new one", corpID),
 		ErrTypeCredentialsRotating, temporal.ApplicationErrorOptions{NextRetryDelay: appRefreshInterval})
 }
+
+// rotationWaitLimit bounds how long one attempt waits for a rotation under way to switch.
+const rotationWaitLimit = 2 * time.Minute
+
+// awaitRotatedApp is for a call DingTalk refused with stale's AppSecret: while a rotation of
+// the corp's AppSecret is under way (a pending version stored, DingTalk already refusing the
+// old one), it waits inside the attempt for the switch and returns the App with the new
+// secret, rather than spending the activity's retries. switched is false when no rotation is
+// pending, it rolled back, or it did not switch within rotationWaitLimit. The caller
+// heartbeats meanwhile.
+func awaitRotatedApp(ctx context.Context, st *store.Store, box *secretbox.Box, corpID string, stale dingtalk.App) (app dingtalk.App, switched bool, err error) {
+	deadline := time.Now().Add(rotationWaitLimit)
+	for time.Now().Before(deadline) {
+		if app, err = loadApp(ctx, st, box, corpID); err != nil {
+			return app, false, err
+		}
+		if app.CredentialVersion != stale.CredentialVersion {
+			return app, true, nil
+		}
+		pending, err := st.RotationPending(ctx, corpID, store.CredentialAppSecret)
+		if err != nil || !pending {
+			return app, false, err
+		}
+		select {
+		case <-ctx.Done():
+			return app, false, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return app, false, nil
+}

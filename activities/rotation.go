@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/dingsync/dingsync/internal/dingtalk"
 	"github.com/dingsync/dingsync/internal/metrics"
@@ -36,6 +37,7 @@ type RotationStep struct {
 // ProveAppSecret fetches a token with the pending AppSecret version, bypassing every cached
 // token: DingTalk accepting it proves the new secret before anything switches to it.
 func (a *Rotation) ProveAppSecret(ctx context.Context, in RotationStep) error {
+	defer heartbeatEvery(ctx, time.Second)()
 	app, err := a.appWithVersion(ctx, in.CorpID, in.Version)
 	if err != nil {
 		return temporalError(err)
@@ -65,11 +67,13 @@ func (a *Rotation) appWithVersion(ctx context.Context, corpID string, version in
 // ActivateCredential switches the corp's credential kind to the version. Every worker's next
 // DingTalk call loads the new version (tokens are cached per version, so none is reused).
 func (a *Rotation) ActivateCredential(ctx context.Context, in RotationStep) error {
+	defer heartbeatEvery(ctx, time.Second)()
 	return a.Store.ActivateCredential(ctx, in.CorpID, in.Kind, in.Version, in.Actor)
 }
 
 // SmokeTest reads the root department with the corp's active credential.
 func (a *Rotation) SmokeTest(ctx context.Context, in RotationStep) error {
+	defer heartbeatEvery(ctx, time.Second)()
 	app, err := loadApp(ctx, a.Store, a.Secrets, in.CorpID)
 	if err != nil {
 		return temporalError(err)
@@ -85,6 +89,7 @@ func (a *Rotation) SmokeTest(ctx context.Context, in RotationStep) error {
 
 // FinishRotation retires the version the rotation replaced.
 func (a *Rotation) FinishRotation(ctx context.Context, in RotationStep) error {
+	defer heartbeatEvery(ctx, time.Second)()
 	return a.Store.FinishRotation(ctx, in.CorpID, in.Kind, in.Version, in.Actor)
 }
 
@@ -96,6 +101,7 @@ type RollbackInput struct {
 
 // RollbackRotation makes the previous version active again and retires the new one.
 func (a *Rotation) RollbackRotation(ctx context.Context, in RollbackInput) error {
+	defer heartbeatEvery(ctx, time.Second)()
 	return a.Store.RollbackRotation(ctx, in.CorpID, in.Kind, in.Version, in.Actor, in.Reason)
 }
 

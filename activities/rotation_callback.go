@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/dingsync/dingsync/internal/dingtalk"
 	"github.com/dingsync/dingsync/internal/store"
@@ -17,6 +18,7 @@ type CallbackKeys struct {
 // PrepareCallbackKeys draws a new callback token and AES key and stores them as pending.
 // Until they are activated the receiver accepts pushes signed with either the old or the new.
 func (a *Rotation) PrepareCallbackKeys(ctx context.Context, in RotationStep) (CallbackKeys, error) {
+	defer heartbeatEvery(ctx, time.Second)()
 	token, err := randomAlnum(32)
 	if err != nil {
 		return CallbackKeys{}, err
@@ -46,6 +48,7 @@ type UpdateCallbackInput struct {
 // UpdateCallback re-registers the corp's callback with the new keys (update_call_back);
 // DingTalk verifies them with a check_url push signed with the new keys before it answers.
 func (a *Rotation) UpdateCallback(ctx context.Context, in UpdateCallbackInput) error {
+	defer heartbeatEvery(ctx, time.Second)()
 	b, err := a.Store.GetBinding(ctx, in.CorpID)
 	if err != nil {
 		return temporalError(err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -116,13 +117,37 @@ func waitForWork(ctx workflow.Context, wake, drainNow workflow.ReceiveChannel) (
 }
 
 // drainFailedPushes moves DingTalk's failed pushes into the inbox. A failure is logged and
-// left for the next drain: pushed events keep flowing meanwhile.
+// left for the next drain: pushed events keep flowing meanwhile. When the drain finds an
+// earlier one never finished (a killed worker may have lost a page DingTalk handed out), a
+// repair sync of the corp is started: the events wait while it runs.
 func drainFailedPushes(ctx workflow.Context, corpID string) {
 	var act *activities.Incremental
 	var res activities.DrainResult
 	if err := workflow.ExecuteActivity(shortActivity(ctx), act.DrainFailedPushes,
 		activities.CorpInput{CorpID: corpID}).Get(ctx, &res); err != nil {
 		workflow.GetLogger(ctx).Warn("drain failed pushes", "corp", corpID, "error", err)
+	}
+	if res.Interrupted {
+		startLostEventsRepair(ctx, corpID)
+	}
+}
+
+// startLostEventsRepair starts a full sync of kind repair under the corp's full-sync id and
+// leaves it running (it outlives a continue-as-new). One already running is left to do it.
+func startLostEventsRepair(ctx workflow.Context, corpID string) {
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:        FullSyncWorkflowID(corpID),
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		TypedSearchAttributes: temporal.NewSearchAttributes(CorpIDAttribute.ValueSet(corpID),
+			SyncKindAttribute.ValueSet(KindRepair)),
+	})
+	err := workflow.ExecuteChildWorkflow(cctx, FullSync, FullSyncInput{CorpID: corpID, Kind: KindRepair,
+		Trigger: "interrupted failed-push drain"}).GetChildWorkflowExecution().Get(ctx, nil)
+	switch {
+	case err == nil:
+		workflow.GetLogger(ctx).Warn("an earlier drain of failed pushes was interrupted: repair sync started", "corp", corpID)
+	case !temporal.IsWorkflowExecutionAlreadyStartedError(err):
+		workflow.GetLogger(ctx).Error("start the repair sync after an interrupted drain", "corp", corpID, "error", err)
 	}
 }
 

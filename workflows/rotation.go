@@ -104,7 +104,7 @@ func (r *rotation) appSecret(ctx workflow.Context) error {
 	}{{"prove the new AppSecret (fetch a token with it)", rotationAct.ProveAppSecret},
 		{"switch to the new AppSecret", rotationAct.ActivateCredential},
 		{"smoke-test a read with the new AppSecret", rotationAct.SmokeTest}} {
-		if err := workflow.ExecuteActivity(verifyActivity(ctx), s.fn, step).Get(ctx, nil); err != nil {
+		if err := workflow.ExecuteActivity(rotationStep(ctx, forwardStepAttempts), s.fn, step).Get(ctx, nil); err != nil {
 			return r.rollback(ctx, s.name, err)
 		}
 		r.res.Steps = append(r.res.Steps, s.name+": ok")
@@ -114,20 +114,20 @@ func (r *rotation) appSecret(ctx workflow.Context) error {
 
 func (r *rotation) callback(ctx workflow.Context) error {
 	var keys activities.CallbackKeys
-	err := workflow.ExecuteActivity(shortActivity(ctx), rotationAct.PrepareCallbackKeys, r.step("")).Get(ctx, &keys)
+	err := workflow.ExecuteActivity(rotationStep(ctx, forwardStepAttempts), rotationAct.PrepareCallbackKeys, r.step("")).Get(ctx, &keys)
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError("draw and store new callback keys: "+FailureMessage(err), ErrTypeRotationRolledBack, nil)
 	}
 	r.versions = []kindVersion{{store.CredentialCallbackToken, keys.TokenVersion}, {store.CredentialCallbackAESKey, keys.AESKeyVersion}}
 	r.res.Steps = append(r.res.Steps, "draw new callback keys: ok")
-	err = workflow.ExecuteActivity(verifyActivity(ctx), rotationAct.UpdateCallback,
+	err = workflow.ExecuteActivity(rotationStep(ctx, forwardStepAttempts), rotationAct.UpdateCallback,
 		activities.UpdateCallbackInput{CorpID: r.in.CorpID, Keys: keys}).Get(ctx, nil)
 	if err != nil {
 		return r.rollback(ctx, "register the new keys with DingTalk (update_call_back)", err)
 	}
 	r.res.Steps = append(r.res.Steps, "register the new keys with DingTalk: ok (its check_url push verified)")
 	for _, kv := range r.versions {
-		if err := workflow.ExecuteActivity(shortActivity(ctx), rotationAct.ActivateCredential, r.step(kv.kind)).Get(ctx, nil); err != nil {
+		if err := workflow.ExecuteActivity(rotationStep(ctx, forwardStepAttempts), rotationAct.ActivateCredential, r.step(kv.kind)).Get(ctx, nil); err != nil {
 			return r.rollback(ctx, "switch to the new callback keys", err)
 		}
 	}
@@ -155,7 +155,7 @@ func (r *rotation) step(kind string) activities.RotationStep {
 // finish retires the replaced versions and records the new ones.
 func (r *rotation) finish(ctx workflow.Context) error {
 	for _, kv := range r.versions {
-		if err := workflow.ExecuteActivity(shortActivity(ctx), rotationAct.FinishRotation, r.step(kv.kind)).Get(ctx, nil); err != nil {
+		if err := workflow.ExecuteActivity(rotationStep(ctx, forwardStepAttempts), rotationAct.FinishRotation, r.step(kv.kind)).Get(ctx, nil); err != nil {
 			return err
 		}
 		r.res.Versions[kv.kind] = kv.version
@@ -169,7 +169,7 @@ func (r *rotation) rollback(ctx workflow.Context, step string, cause error) erro
 	reason := fmt.Sprintf("%s failed: %s", step, FailureMessage(cause))
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	for _, kv := range r.versions {
-		err := workflow.ExecuteActivity(shortActivity(dctx), rotationAct.RollbackRotation,
+		err := workflow.ExecuteActivity(rotationStep(dctx, 0), rotationAct.RollbackRotation,
 			activities.RollbackInput{RotationStep: r.step(kv.kind), Reason: reason}).Get(dctx, nil)
 		if err != nil {
 			return temporal.NewNonRetryableApplicationError(reason+"; the rollback failed too ("+FailureMessage(err)+"): check `starter status`",
@@ -179,4 +179,20 @@ func (r *rotation) rollback(ctx workflow.Context, step string, cause error) erro
 	r.res.Steps = append(r.res.Steps, step+": failed; rolled back to the previous version")
 	return temporal.NewNonRetryableApplicationError(reason+"; rolled back: the previous version is active again",
 		ErrTypeRotationRolledBack, nil)
+}
+
+// forwardStepAttempts bounds the attempts of a step towards the new credential before the
+// rotation rolls back; a rollback retries until it is done (attempts 0).
+const forwardStepAttempts = 5
+
+// rotationStep is for a rotation's steps. Each heartbeats every second, so a step held by a
+// worker that died is retried within seconds: until the switch, DingTalk may already refuse the
+// old secret and the corp's event batches wait for it.
+func rotationStep(ctx workflow.Context, attempts int32) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		HeartbeatTimeout:    3 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second,
+			MaximumAttempts: attempts, NonRetryableErrorTypes: append(nonRetryable, activities.ErrTypeInvalidBindingConfig)},
+	})
 }

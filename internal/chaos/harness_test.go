@@ -37,6 +37,9 @@ type harness struct {
 	appSecret string
 	taskQueue string
 	httpAddr  string // the worker's public endpoints (event receiver)
+	// approveHeldDeletions makes assertConverged approve, as an operator would, the deletions
+	// a full or repair sync holds over the deletion guard.
+	approveHeldDeletions bool
 
 	mu     sync.Mutex
 	worker *testenv.Process // the worker now running, if any

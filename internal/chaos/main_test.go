@@ -76,13 +76,3 @@ func flagSet(name string) bool {
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
 }
-
-// knownBug skips, in `make test`, a scenario that exposes a bug not fixed yet (README, "Known
-// bugs"), so the short suite guards everything else; `make chaos` runs it, and it fails there
-// until the bug is fixed.
-func knownBug(t *testing.T, bug string) {
-	t.Helper()
-	if !long {
-		t.Skip("known bug, not fixed yet (README, Known bugs): " + bug)
-	}
-}

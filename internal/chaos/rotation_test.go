@@ -14,7 +14,6 @@ import (
 // completes, no run fails, no event is lost, every step is logged once, and a full sync with
 // the last secret finds nothing left to do.
 func TestChaosWorkerKillsDuringRotation(t *testing.T) {
-	knownBug(t, "a rotation held up by a killed worker fails event batches once their 10 attempts of CredentialsRotating are spent (README, Known bugs)")
 	parallelInShort(t)
 	sc := begin(t)
 	h := newHarness(t, sc, dingtalksim.OrgSpec{Seed: 704, Employees: pick(200, 1000)})

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -101,4 +102,38 @@ func (s *Store) RejoinedSince(ctx context.Context, corpID string, leaves map[str
 		out[userID] = n > 0
 	}
 	return out, nil
+}
+
+// InsertEvents stores a page of accepted events in one transaction, so a page is either
+// stored whole or not at all; duplicates are dropped. It returns how many were new.
+func (s *Store) InsertEvents(ctx context.Context, events []InboxEvent) (inserted int, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		for _, e := range events {
+			res, err := tx.ExecContext(ctx, insertEventSQL, e.CorpID, e.EventID, e.Type, e.EventTime, e.UserIDs, e.DeptIDs, e.Source)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			inserted += int(n)
+		}
+		return nil
+	})
+	return inserted, err
+}
+
+// BeginFailedPushDrain marks a drain of the corp's failed-push list as under way. It reports
+// whether an earlier drain's mark was still set: that drain stopped before it finished, and
+// events DingTalk handed it may never have reached the inbox.
+func (s *Store) BeginFailedPushDrain(ctx context.Context, corpID string) (interrupted bool, err error) {
+	err = s.db.GetContext(ctx, &interrupted, `WITH before AS (
+			SELECT failed_push_drain_started_at AS started FROM bindings WHERE corp_id = $1 FOR UPDATE)
+		UPDATE bindings SET failed_push_drain_started_at = now() FROM before
+		WHERE corp_id = $1 RETURNING before.started IS NOT NULL`, corpID)
+	return interrupted, err
+}
+
+// EndFailedPushDrain clears the mark BeginFailedPushDrain set: every page fetched is stored.
+func (s *Store) EndFailedPushDrain(ctx context.Context, corpID string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE bindings SET failed_push_drain_started_at = NULL WHERE corp_id = $1`, corpID)
+	return err
 }

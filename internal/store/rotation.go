@@ -102,6 +102,15 @@ func (s *Store) RecentlyRotated(ctx context.Context, corpID, kind string, within
 	return n > 0, err
 }
 
+// RotationPending says a version of the corp's credential kind is stored as pending: a
+// rotation is under way and has not switched to it (nor rolled it back) yet.
+func (s *Store) RotationPending(ctx context.Context, corpID, kind string) (bool, error) {
+	var pending bool
+	err := s.db.GetContext(ctx, &pending, `SELECT EXISTS (SELECT 1 FROM credentials
+		WHERE corp_id = $1 AND kind = $2 AND status = 'pending')`, corpID, kind)
+	return pending, err
+}
+
 // ActivateCredential switches kind to version atomically: the active version becomes previous
 // and version active. Activating the active version again changes nothing.
 func (s *Store) ActivateCredential(ctx context.Context, corpID, kind string, version int, actor string) error {
@@ -125,12 +134,17 @@ func (s *Store) ActivateCredential(ctx context.Context, corpID, kind string, ver
 	})
 }
 
-// FinishRotation retires the previous version of kind (the new one proved itself).
+// FinishRotation retires the previous version of kind (the new one proved itself). Run again
+// it changes and logs nothing.
 func (s *Store) FinishRotation(ctx context.Context, corpID, kind string, version int, actor string) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE credentials SET status = 'retired', retired_at = now(),
-			note = 'replaced by version ' || $3 WHERE corp_id = $1 AND kind = $2 AND status = 'previous'`, corpID, kind, version); err != nil {
+		res, err := tx.ExecContext(ctx, `UPDATE credentials SET status = 'retired', retired_at = now(),
+			note = 'replaced by version ' || $3 WHERE corp_id = $1 AND kind = $2 AND status = 'previous'`, corpID, kind, version)
+		if err != nil {
 			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // retried after it committed: retired and logged already
 		}
 		return logOp(ctx, tx, corpID, actor, "rotate "+kind, map[string]any{"version": version, "step": "succeeded"})
 	})
