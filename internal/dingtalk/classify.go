@@ -31,6 +31,11 @@ const (
 	hintAuthCode = "the authorization code is invalid, expired or already used: ask the admin to authorize again"
 	// hintUserLogin replaces the AppKey/AppSecret hint on calls made with a user's token.
 	hintUserLogin = "the user's DingTalk login expired or was revoked: ask them to sign in again"
+	// hintMobileTaken and hintUserIDTaken answer a contact write clashing with another member.
+	hintMobileTaken = "another member of the org already has this mobile: fix the mobile in the eHR record " +
+		"(or remove the duplicate member in DingTalk), then re-run"
+	hintUserIDTaken = "a member with this userid already exists in DingTalk: update that member instead of " +
+		"creating it, or fix the userid in the eHR record"
 )
 
 // codeClasses maps oapi errcodes and api codes (see dingtalk-api.md §4) to their meaning.
@@ -61,6 +66,11 @@ var codeClasses = map[string]codeClass{
 	// callback is registered.
 	"71006": {kind: KindInvalidRequest},
 	"71007": {kind: KindNotFound},
+
+	// A contact write clashing with another member (see IsMobileTaken, IsUserIDTaken):
+	// retrying will not help, fixing the record will.
+	"60104": {kind: KindInvalidRequest, hint: hintMobileTaken},
+	"60102": {kind: KindInvalidRequest, hint: hintUserIDTaken},
 
 	"50002": {kind: KindOutOfScope},
 	// 50004: "请求的部门id不在授权范围内" (department outside the authorized scope).
@@ -230,6 +240,8 @@ func missingPermission(api, msg string) string {
 	switch api {
 	case APIDepartmentListSub, APIDepartmentSubIDs, APIDepartmentGet:
 		return departmentPermission
+	case APIUserCreate, APIUserUpdate:
+		return userWritePermission
 	}
 	return ""
 }

@@ -30,10 +30,13 @@ const (
 	// PermApprovalRead allows reading approval instances (processes/instanceIds/query); it
 	// is the scope a refusal names in requiredScopes.
 	PermApprovalRead = "qyapi_process_read"
+	// PermUserWrite allows the contact write endpoints (user/create, user/update): DingTalk's
+	// 通讯录管理 permission.
+	PermUserWrite = "qyapi_manage_addresslist"
 )
 
 // AllPermissions lists every permission; an App with nil Permissions holds them all.
-var AllPermissions = []string{PermDepartmentRead, PermUserRead, PermUserSensitive, PermMessageSend, PermAttendanceRead, PermApprovalRead}
+var AllPermissions = []string{PermDepartmentRead, PermUserRead, PermUserSensitive, PermMessageSend, PermAttendanceRead, PermApprovalRead, PermUserWrite}
 
 // App is an enterprise internal app registered with a corp.
 type App struct {

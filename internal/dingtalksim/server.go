@@ -324,6 +324,8 @@ func routes() map[string]*route {
 		{path: APIUserCount, method: http.MethodPost, perm: PermUserRead, handle: (*Server).userCount},
 		{path: APIEmpLeaveRecords, method: http.MethodGet, family: newAPI, perm: PermUserRead, handle: (*Server).empLeaveRecords},
 		{path: APIUserByUnionID, method: http.MethodPost, perm: PermUserRead, handle: (*Server).userByUnionID},
+		{path: APIUserCreate, method: http.MethodPost, perm: PermUserWrite, handle: (*Server).userCreate},
+		{path: APIUserUpdate, method: http.MethodPost, perm: PermUserWrite, handle: (*Server).userUpdate},
 		{path: APICallbackRegister, method: http.MethodPost, handle: (*Server).registerCallback},
 		{path: APICallbackUpdate, method: http.MethodPost, handle: (*Server).updateCallback},
 		{path: APICallbackGet, method: http.MethodGet, handle: (*Server).getCallback},
