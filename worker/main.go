@@ -97,6 +97,7 @@ func run(ctx context.Context) error {
 	w.RegisterWorkflow(workflows.Scheduled)
 	w.RegisterWorkflow(workflows.Rotate)
 	w.RegisterWorkflow(workflows.Import)
+	w.RegisterWorkflow(workflows.Writeback)
 	concurrency, err := envInt("DINGSYNC_CRAWL_CONCURRENCY", 0, 1, 256)
 	if err != nil {
 		return err
@@ -109,6 +110,7 @@ func run(ctx context.Context) error {
 	w.RegisterActivity(&activities.Rotation{Store: st, DingTalk: dt, Secrets: box, Metrics: m})
 	w.RegisterActivity(&activities.Schedules{Store: st, Manager: cfg.Schedules(c)})
 	w.RegisterActivity(&activities.Imports{Store: st, DingTalk: dt, Secrets: box})
+	w.RegisterActivity(&activities.Writeback{Store: st, DingTalk: dt, Secrets: box, Metrics: m})
 
 	metricsMux := http.NewServeMux()
 	metricsMux.Handle("/metrics", m.Handler())
@@ -121,7 +123,8 @@ func run(ctx context.Context) error {
 	public.Handle(httpapi.OAuthCallbackPath, &httpapi.OAuthCallback{Store: st, Secrets: box, Temporal: c})
 	waker := &httpapi.IncrementalWaker{Client: c, TaskQueue: cfg.TaskQueue}
 	public.Handle(httpapi.CallbackPathPrefix, &httpapi.CallbackReceiver{Store: st, Secrets: box, Waker: waker, Metrics: m})
-	go (&httpapi.Sweeper{Store: st, Waker: waker, Metrics: m}).Run(ctx)
+	writeback := &httpapi.WritebackWaker{Client: c, TaskQueue: cfg.TaskQueue}
+	go (&httpapi.Sweeper{Store: st, Waker: waker, Writeback: writeback, Metrics: m}).Run(ctx)
 	notifyEvery, err := notify.EveryFromEnv()
 	if err != nil {
 		return err

@@ -38,12 +38,31 @@ func (w *IncrementalWaker) signal(ctx context.Context, corpID, signal string) er
 	return err
 }
 
+// WritebackWaker wakes (starting it if needed) a corp's writeback of eHR changes.
+type WritebackWaker struct {
+	Client    client.Client
+	TaskQueue string
+}
+
+// Wake signals writeback/<corp> that eHR changes wait in ehr_writes.
+func (w *WritebackWaker) Wake(ctx context.Context, corpID string) error {
+	_, err := w.Client.SignalWithStartWorkflow(ctx, workflows.WritebackWorkflowID(corpID), workflows.SignalWritesPending, nil,
+		client.StartWorkflowOptions{ID: workflows.WritebackWorkflowID(corpID), TaskQueue: w.TaskQueue,
+			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.CorpIDAttribute.ValueSet(corpID),
+				workflows.SyncKindAttribute.ValueSet(workflows.KindWriteback))},
+		workflows.Writeback, workflows.WritebackInput{CorpID: corpID})
+	return err
+}
+
 // Sweeper re-wakes the incremental sync of corps whose events wait longer than they should
-// (the receiver could not signal: Temporal was down), so nothing accepted is lost, and keeps
-// the inbox backlog and binding status gauges current.
+// (the receiver could not signal: Temporal was down), so nothing accepted is lost; wakes the
+// writeback of corps whose eHR changes wait (made through the SQL functions, which cannot
+// signal Temporal, or left by a writeback that backed off); and keeps the inbox backlog and
+// binding status gauges current.
 type Sweeper struct {
-	Store   *store.Store
-	Waker   *IncrementalWaker
+	Store     *store.Store
+	Waker     *IncrementalWaker
+	Writeback *WritebackWaker // nil: eHR changes are not swept
 	Metrics *metrics.Metrics
 	Every   time.Duration // how often to look (default 5 s)
 	Grace   time.Duration // how long an event may wait before it counts as missed (default 3 s)
@@ -76,6 +95,24 @@ func (s *Sweeper) Run(ctx context.Context) {
 			if err := s.Waker.Wake(ctx, corp); err != nil {
 				slog.Warn("inbox sweep: wake incremental sync", "corp", corp, "error", err)
 			}
+		}
+		s.wakeWritebacks(ctx)
+	}
+}
+
+// wakeWritebacks wakes the writeback of every corp with eHR changes waiting.
+func (s *Sweeper) wakeWritebacks(ctx context.Context) {
+	if s.Writeback == nil {
+		return
+	}
+	corps, err := s.Store.CorpsWithPendingWrites(ctx, 0)
+	if err != nil {
+		slog.Warn("eHR write sweep", "error", err)
+		return
+	}
+	for _, corp := range corps {
+		if err := s.Writeback.Wake(ctx, corp); err != nil {
+			slog.Warn("eHR write sweep: wake writeback", "corp", corp, "error", err)
 		}
 	}
 }

@@ -56,6 +56,9 @@ type Metrics struct {
 	// binding_quarantined, deletions_awaiting, audit_drift, credentials_invalid) and final
 	// result (sent, failed, dropped).
 	Notifications *prometheus.CounterVec
+	// EHRWrites counts eHR changes pushed to DingTalk by op (update, create) and result
+	// (pushed, failed).
+	EHRWrites *prometheus.CounterVec
 
 	bindingMu     sync.Mutex
 	shownStatuses map[string]map[string]bool // corp → statuses exported for it
@@ -119,10 +122,13 @@ func New() *Metrics {
 		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dingsync_notifications_total", Help: "Work notifications to HR admins by kind and final result.",
 		}, []string{"kind", "result"}),
+		EHRWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dingsync_ehr_writes_total", Help: "eHR changes pushed to DingTalk by op and result.",
+		}, []string{"op", "result"}),
 	}
 	reg.MustRegister(m.RunsTotal, m.RunDuration, m.LastSuccess, m.RecordsChanged, m.Failures,
 		m.DingTalkRequests, m.DingTalkLatency, m.SyncLag, m.Callbacks, m.InboxBacklog,
-		m.BindingStatus, m.AuditDrift, m.AuditLastRun, m.AuditDuration, m.Rotations, m.Notifications)
+		m.BindingStatus, m.AuditDrift, m.AuditLastRun, m.AuditDuration, m.Rotations, m.Notifications, m.EHRWrites)
 	return m
 }
 

@@ -332,6 +332,9 @@ func applyLocked(ctx context.Context, tx *sqlx.Tx, runID int64, corpID string, p
 			return res, fmt.Errorf("prepare apply: %w", err)
 		}
 	}
+	if err := applyOwnership(ctx, tx, runID, corpID); err != nil {
+		return res, err
+	}
 	if err := tx.GetContext(ctx, &res.EmployeesSeen, `SELECT count(*) FROM apply_employees`); err != nil {
 		return res, err
 	}
