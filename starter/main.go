@@ -60,5 +60,7 @@ needed by bind). Secrets are never taken from the command line: use a file or st
 	root.AddCommand(newLifecycleCommands(env)...)
 	root.AddCommand(newNotificationsCommand(env))
 	root.AddCommand(newImportCommand(env))
+	root.AddCommand(newOwnershipCommand(env))
+	root.AddCommand(newEmployeeCommand(env))
 	return root
 }
