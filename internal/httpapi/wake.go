@@ -63,9 +63,9 @@ type Sweeper struct {
 	Store     *store.Store
 	Waker     *IncrementalWaker
 	Writeback *WritebackWaker // nil: eHR changes are not swept
-	Metrics *metrics.Metrics
-	Every   time.Duration // how often to look (default 5 s)
-	Grace   time.Duration // how long an event may wait before it counts as missed (default 3 s)
+	Metrics   *metrics.Metrics
+	Every     time.Duration // how often to look (default 5 s)
+	Grace     time.Duration // how long an event may wait before it counts as missed (default 3 s)
 }
 
 // Run sweeps until ctx ends.
