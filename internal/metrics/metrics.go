@@ -129,6 +129,12 @@ func New() *Metrics {
 	reg.MustRegister(m.RunsTotal, m.RunDuration, m.LastSuccess, m.RecordsChanged, m.Failures,
 		m.DingTalkRequests, m.DingTalkLatency, m.SyncLag, m.Callbacks, m.InboxBacklog,
 		m.BindingStatus, m.AuditDrift, m.AuditLastRun, m.AuditDuration, m.Rotations, m.Notifications, m.EHRWrites)
+	// Every op and result is exported from the start (at 0), so rates and alerts see the first push.
+	for _, op := range []string{"update", "create"} {
+		for _, result := range []string{"pushed", "failed"} {
+			m.EHRWrites.WithLabelValues(op, result)
+		}
+	}
 	return m
 }
 
