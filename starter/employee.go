@@ -278,13 +278,10 @@ func awaitWrite(ctx context.Context, st *store.Store, w store.EHRWrite, d time.D
 
 // listedStore checks the corp and the --limit of a list, and opens the store.
 func listedStore(cmd *cobra.Command, env *environment, f *employeeFlags) (*store.Store, error) {
-	if err := validateCorpID(f.corpID); err != nil {
-		return nil, err
-	}
 	if f.limit <= 0 {
 		return nil, fmt.Errorf("%w: --limit %d: want a positive number", errUsage, f.limit)
 	}
-	st, err := env.store(cmd.Context())
+	st, err := corpStore(cmd, env, f.corpID)
 	if err != nil {
 		return nil, err
 	}

@@ -42,10 +42,7 @@ custom fields it changes, from what the store holds (no DingTalk call), as a run
 	}
 	show := &cobra.Command{Use: "show", Short: "Print the corp's mapping as JSON",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := validateCorpID(f.corpID); err != nil {
-				return err
-			}
-			st, err := env.store(cmd.Context())
+			st, err := corpStore(cmd, env, f.corpID)
 			if err != nil {
 				return err
 			}

@@ -44,10 +44,7 @@ starts from the value the HR store holds now, the last value both sides agreed o
 	show := &cobra.Command{
 		Use: "show", Short: "Show the owner of every field the eHR may own",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := validateCorpID(f.corpID); err != nil {
-				return err
-			}
-			st, err := env.store(cmd.Context())
+			st, err := corpStore(cmd, env, f.corpID)
 			if err != nil {
 				return err
 			}

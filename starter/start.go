@@ -31,6 +31,14 @@ func startExclusive(ctx context.Context, env *environment, c client.Client, id, 
 	}, wf, input)
 }
 
+// corpStore checks the corp id and opens the store.
+func corpStore(cmd *cobra.Command, env *environment, corpID string) (*store.Store, error) {
+	if err := validateCorpID(corpID); err != nil {
+		return nil, err
+	}
+	return env.store(cmd.Context())
+}
+
 // boundCorp checks the corp id and that the corp is bound, and opens the store and Temporal.
 func boundCorp(cmd *cobra.Command, env *environment, corpID string) (*store.Store, client.Client, error) {
 	if err := validateCorpID(corpID); err != nil {
