@@ -232,8 +232,8 @@ func pushWrite(cmd *cobra.Command, env *environment, st *store.Store, c client.C
 	}
 	switch {
 	case w.Status == store.WriteFailed:
-		return fmt.Errorf("write %d (%s %s) failed: %s; see `starter employee writes --corp-id %s --status failed`",
-			w.ID, w.Op, w.UserID, reasonText(w.Reason), f.corpID)
+		return fmt.Errorf("write %d (%s %s) failed: %s; once fixed, run the command again with a new --key (a key stays "+
+			"with its first write); see `starter employee writes --corp-id %s --status failed`", w.ID, w.Op, w.UserID, reasonText(w.Reason), f.corpID)
 	case w.Status == store.WritePending && f.wait > 0:
 		return fmt.Errorf("write %d (%s %s) is still pending after %s: DingTalk may be refusing it for now (the writeback retries) "+
 			"or the worker is down; check `starter employee writes --corp-id %s --status pending` and the worker's log",
