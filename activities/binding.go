@@ -7,10 +7,12 @@ import (
 	"math/big"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/dingsync/dingsync/internal/callback"
 	"github.com/dingsync/dingsync/internal/dingtalk"
 	"github.com/dingsync/dingsync/internal/secretbox"
 	"github.com/dingsync/dingsync/internal/store"
@@ -157,6 +159,24 @@ const StreamIntake = "the worker's DingTalk Stream mode connection (event intake
 var ContactEventTags = []string{"user_add_org", "user_modify_org", "user_leave_org", "user_active_org",
 	"org_dept_create", "org_dept_modify", "org_dept_remove"}
 
+// ApprovalEventTag is the approval event dingsync subscribes to when the binding imports
+// approvals: the incremental sync re-reads the instance it names.
+const ApprovalEventTag = callback.EventApprovalChange
+
+// EventTags are the events b's callback registration subscribes to: the contact events, and
+// bpms_instance_change when b imports approvals (ImportsApprovals). They are registered when
+// the corp is bound and when its callback keys rotate (`starter rotate --callback`), which is
+// therefore how a change of the import schedule to or from off reaches DingTalk. DingTalk
+// counts approval pushes against the standard edition's 3,000 pushes a month; contact events
+// are exempt.
+func EventTags(b store.Binding) []string {
+	tags := slices.Clone(ContactEventTags)
+	if ImportsApprovals(b) {
+		tags = append(tags, ApprovalEventTag)
+	}
+	return tags
+}
+
 // RegisterCallback registers the corp's event callback with a freshly generated token and AES
 // key (stored encrypted first), replacing an earlier registration. Without a callback URL it
 // registers nothing: incremental sync is then off and status says so. A binding whose event
@@ -191,7 +211,7 @@ func (a *Binding) RegisterCallback(ctx context.Context, in CallbackInput) (Callb
 	if err != nil {
 		return CallbackResult{}, temporalError(err)
 	}
-	updated, err := a.DingTalk.RegisterCallback(ctx, app, dingtalk.CallbackRegistration{Tags: ContactEventTags,
+	updated, err := a.DingTalk.RegisterCallback(ctx, app, dingtalk.CallbackRegistration{Tags: EventTags(b),
 		Token: token, AESKey: aesKey, URL: b.CallbackURL.String})
 	if err != nil {
 		return CallbackResult{}, temporalError(fmt.Errorf("register the event callback: %w", err))

@@ -33,7 +33,8 @@ type crawlHeartbeat struct {
 }
 
 // CrawlOrg reads the corp's whole org chart into the run's staging, resuming from what earlier
-// attempts staged. It heartbeats after every flush and records progress in sync_runs.
+// attempts staged, with the roster fields the corp's mapping reads. It heartbeats after every
+// flush and records progress in sync_runs.
 func (a *Sync) CrawlOrg(ctx context.Context, in CrawlInput) (CrawlResult, error) {
 	var prior crawlHeartbeat
 	if activity.HasHeartbeatDetails(ctx) {
@@ -51,12 +52,17 @@ func (a *Sync) CrawlOrg(ctx context.Context, in CrawlInput) (CrawlResult, error)
 	if err != nil {
 		return CrawlResult{}, err
 	}
+	roster, err := a.Store.RosterPlan(ctx, in.CorpID)
+	if err != nil {
+		return CrawlResult{}, err
+	}
 	calls := &dingtalk.CallCounter{}
 	ctx = dingtalk.WithCallCounter(ctx, calls)
 	totals := func() crawlHeartbeat {
 		return crawlHeartbeat{APICalls: prior.APICalls + calls.Total(), Throttled: prior.Throttled + calls.Throttled()}
 	}
 	c := &crawl.Crawler{Source: a.DingTalk, Sink: a.Store, App: app.Get, RunID: in.RunID, Scope: scope, Concurrency: a.CrawlConcurrency,
+		Roster: &crawl.Roster{Source: a.DingTalk, Plan: roster},
 		OnProgress: func(p crawl.Progress) {
 			t := totals()
 			activity.RecordHeartbeat(ctx, t)

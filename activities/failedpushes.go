@@ -68,7 +68,7 @@ func (a *Incremental) storeFailedPushes(ctx context.Context, corpID string, list
 	events := make([]store.InboxEvent, 0, len(list))
 	for _, f := range list {
 		res.Fetched++
-		ev, err := callback.ParseEvent([]byte(f.Data))
+		ev, err := f.Event()
 		if err != nil {
 			res.Invalid++
 			slog.Warn("skipping a failed push that does not parse", "corp", corpID, "tag", f.Tag, "error", err)
@@ -93,7 +93,8 @@ func dingTalkHandedOutNothing(err error) bool {
 	return false
 }
 
-// InboxEvent is the inbox row for a parsed event from source (http, failed_list, stream).
+// InboxEvent is the inbox row for a parsed event from source (http, failed_list, stream), with
+// the approval instance a bpms_instance_change event names.
 func InboxEvent(corpID string, ev callback.Event, source string) store.InboxEvent {
 	in := store.InboxEvent{CorpID: corpID, EventID: ev.ID, Type: ev.Type, UserIDs: pq.StringArray(ev.UserIDs),
 		DeptIDs: pq.Int64Array(ev.DeptIDs), Source: source}
@@ -105,6 +106,10 @@ func InboxEvent(corpID string, ev callback.Event, source string) store.InboxEven
 	}
 	if !ev.Time.IsZero() {
 		in.EventTime.Time, in.EventTime.Valid = ev.Time, true
+	}
+	in.Instances = store.ApprovalRefs{}
+	if a := ev.Approval; a != nil {
+		in.Instances = append(in.Instances, store.ApprovalRef{InstanceID: a.InstanceID, ProcessCode: a.ProcessCode})
 	}
 	return in
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dingsync/dingsync/internal/dingtalk"
+	"github.com/dingsync/dingsync/internal/schedules"
 	"github.com/dingsync/dingsync/internal/store"
 )
 
@@ -254,7 +255,8 @@ type RefreshApprovalsInput struct {
 	// StartedBefore selects the stored instances not yet COMPLETED or TERMINATED that started
 	// before it (those a run's listing windows did not cover).
 	StartedBefore time.Time
-	// Instances, when given, are read instead (a bpms_instance_change event names one).
+	// Instances, when given, are read instead (a bpms_instance_change event names one): the
+	// incremental sync hands over those of a batch's events.
 	Instances []ApprovalRef
 	Before    ImportCounts
 }
@@ -281,9 +283,7 @@ func (a *Imports) RefreshOpenApprovals(ctx context.Context, in RefreshApprovalsI
 	ctx = dingtalk.WithCallCounter(ctx, calls)
 	done := hb.Counts
 	if len(in.Instances) > 0 {
-		c, err := a.readInstances(ctx, app, in.CorpID, in.Instances, false)
-		c.APICalls, c.Throttled = calls.Total(), calls.Throttled()
-		return c, rotationAware(ctx, a.Store, in.CorpID, err)
+		return a.refreshInstances(ctx, app, in.CorpID, in.Instances, calls)
 	}
 	for {
 		stored, err := a.Store.OpenApprovals(ctx, in.CorpID, in.StartedBefore, hb.After, 100)
@@ -305,4 +305,36 @@ func (a *Imports) RefreshOpenApprovals(ctx context.Context, in RefreshApprovalsI
 		_ = a.Store.SetImportProgress(ctx, in.CorpID, store.ImportApprovals, in.Before.Plus(done).totals(),
 			"re-reading unfinished instances started earlier")
 	}
+}
+
+// refreshChunk is how many named instances are read between heartbeats.
+const refreshChunk = 100
+
+// refreshInstances re-reads the named instances (those of bpms_instance_change events),
+// heartbeating after every chunk. A retry reads them all again: each read is idempotent, and
+// they are few.
+func (a *Imports) refreshInstances(ctx context.Context, app *liveApp, corpID string, refs []ApprovalRef, calls *dingtalk.CallCounter) (ImportCounts, error) {
+	var done ImportCounts
+	for i := 0; i < len(refs); i += refreshChunk {
+		c, err := a.readInstances(ctx, app, corpID, refs[i:min(i+refreshChunk, len(refs))], false)
+		if err != nil {
+			return ImportCounts{}, rotationAware(ctx, a.Store, corpID, err)
+		}
+		done = done.Plus(c)
+		done.APICalls, done.Throttled = calls.Total(), calls.Throttled()
+		activity.RecordHeartbeat(ctx, refreshHeartbeat{Counts: done})
+	}
+	return done, nil
+}
+
+// ImportsApprovals reports whether b imports approval instances: its import schedule is not
+// off and binding did not find the app without the approvals permission. Only then does it
+// subscribe to bpms_instance_change and re-read the instances those events name.
+func ImportsApprovals(b store.Binding) bool {
+	if schedules.CronOf(b, schedules.KindImport) == "" {
+		return false
+	}
+	perm := importPermissions[store.ImportApprovals]
+	i := slices.IndexFunc(b.Permissions, func(c store.PermissionCheck) bool { return c.Permission == perm })
+	return i < 0 || b.Permissions[i].Granted
 }

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dingsync/dingsync/internal/crawl"
 	"github.com/dingsync/dingsync/internal/dingtalk"
 	"github.com/dingsync/dingsync/internal/metrics"
 	"github.com/dingsync/dingsync/internal/secretbox"
@@ -71,6 +72,9 @@ type batchPlan struct {
 	readDepts, deleteDepts []int64
 	// leftAt is when each user of deleteUsers left, by their leave event.
 	leftAt map[string]time.Time
+	// approvals are the approval instances the batch's bpms_instance_change events name, each
+	// once, in arrival order: re-read by Imports.RefreshOpenApprovals, not here.
+	approvals []ApprovalRef
 }
 
 // recheckLateLeaves moves to the re-reads the leavers who have an applied event newer than
@@ -120,7 +124,7 @@ func planBatch(events []store.InboxEvent) batchPlan {
 			deptGone[d] = e.Type == "org_dept_remove"
 		}
 	}
-	p := batchPlan{leftAt: leftAt}
+	p := batchPlan{leftAt: leftAt, approvals: approvalRefs(events)}
 	for _, u := range userOrder {
 		if userLeft[u] {
 			p.deleteUsers = append(p.deleteUsers, u)
@@ -207,7 +211,8 @@ func (a *Incremental) observeLag(events []store.InboxEvent) {
 	}
 }
 
-// read fetches the plan's records with bounded concurrency into one staging batch.
+// read fetches the plan's records with bounded concurrency into one staging batch, with the
+// roster fields the corp's mapping reads for the users it re-reads.
 func (a *Incremental) read(ctx context.Context, app dingtalk.App, p batchPlan) (store.StageBatch, error) {
 	var mu sync.Mutex
 	batch := store.StageBatch{}
@@ -256,7 +261,16 @@ func (a *Incremental) read(ctx context.Context, app dingtalk.App, p batchPlan) (
 			return nil
 		})
 	}
-	return batch, g.Wait()
+	if err := g.Wait(); err != nil || len(batch.Users) == 0 {
+		return batch, err
+	}
+	// The roster fields the mapping reads, for the users re-read (no call without any).
+	plan, err := a.Store.RosterPlan(ctx, app.CorpID)
+	if err != nil {
+		return batch, err
+	}
+	roster := &crawl.Roster{Source: a.DingTalk, Plan: plan}
+	return batch, roster.Fill(ctx, app, &batch)
 }
 
 // recordOrReturn records a per-record failure (the app may not read this record) so the batch

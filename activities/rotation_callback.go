@@ -75,7 +75,7 @@ func (a *Rotation) UpdateCallback(ctx context.Context, in UpdateCallbackInput) e
 	if err != nil {
 		return temporalError(err)
 	}
-	_, err = a.DingTalk.RegisterCallback(ctx, app, dingtalk.CallbackRegistration{Tags: ContactEventTags,
+	_, err = a.DingTalk.RegisterCallback(ctx, app, dingtalk.CallbackRegistration{Tags: EventTags(b),
 		Token: token, AESKey: aesKey, URL: b.CallbackURL.String})
 	if err != nil {
 		return temporalError(fmt.Errorf("register the new callback keys with DingTalk: %w", err))

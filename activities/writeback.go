@@ -48,6 +48,7 @@ type PushWriteResult struct {
 // member: fields DingTalk already holds are not sent, and a field DingTalk changed since the
 // last agreement is a conflict the eHR (its owner) wins. A create asks for the userid derived
 // from the write's key, so a retry that finds the member made by an earlier attempt succeeds.
+// Department creates and updates are pushed as they are (DingTalk stays the department truth).
 // What DingTalk refuses for good (a mobile taken, a member gone, a permission missing) fails
 // the write with DingTalk's reason and the fix; the rest retries.
 func (a *Writeback) PushWrite(ctx context.Context, in PushWriteInput) (PushWriteResult, error) {
@@ -63,9 +64,14 @@ func (a *Writeback) PushWrite(ctx context.Context, in PushWriteInput) (PushWrite
 		return PushWriteResult{}, temporalError(err)
 	}
 	var out store.WriteOutcome
-	if w.Op == store.WriteCreate {
+	switch w.Op {
+	case store.WriteCreate:
 		out, err = a.pushCreate(ctx, app, w)
-	} else {
+	case store.WriteDeptCreate:
+		out, err = a.pushDepartmentCreate(ctx, app, w)
+	case store.WriteDeptUpdate:
+		out, err = a.pushDepartmentUpdate(ctx, app, w)
+	default:
 		out, err = a.pushUpdate(ctx, app, w)
 	}
 	if reason, refused := refusedForGood(err); refused {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,9 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/client"
 
-	"github.com/dingsync/dingsync/internal/httpapi"
 	"github.com/dingsync/dingsync/internal/store"
 )
 
@@ -173,7 +170,7 @@ func updateEmployee(cmd *cobra.Command, env *environment, f *employeeFlags) erro
 		fmt.Fprintf(cmd.OutOrStdout(), "nothing to change: %s already has these values\n", f.userID)
 		return nil
 	}
-	return pushWrite(cmd, env, st, c, f, id)
+	return pushWrite(cmd, env, st, c, writeFollow{corpID: f.corpID, wait: f.wait, asJSON: f.asJSON}, id)
 }
 
 func hireEmployee(cmd *cobra.Command, env *environment, f *employeeFlags) error {
@@ -201,79 +198,7 @@ func hireEmployee(cmd *cobra.Command, env *environment, f *employeeFlags) error 
 	if err != nil {
 		return err
 	}
-	return pushWrite(cmd, env, st, c, f, id)
-}
-
-// pushWrite wakes the corp's writeback for write id, follows it for --wait, and reports it: a
-// write that failed, or is still pending after --wait, is an error.
-func pushWrite(cmd *cobra.Command, env *environment, st *store.Store, c client.Client, f *employeeFlags, id int64) error {
-	ctx := cmd.Context()
-	w, err := st.GetEHRWrite(ctx, f.corpID, id)
-	if err != nil {
-		return fmt.Errorf("read back write %d: %w", id, err)
-	}
-	if w.Status == store.WritePending {
-		waker := &httpapi.WritebackWaker{Client: c, TaskQueue: env.config().TaskQueue}
-		if err := waker.Wake(ctx, f.corpID); err != nil {
-			fmt.Fprintf(cmd.ErrOrStderr(), "warning: write %d is queued, but waking writeback/%s failed (%v): the worker's sweeper "+
-				"pushes it within seconds once it reaches Temporal\n", id, f.corpID, err)
-		}
-	}
-	if f.wait > 0 {
-		if w, err = awaitWrite(ctx, st, w, f.wait); err != nil {
-			return err
-		}
-	}
-	out := cmd.OutOrStdout()
-	if f.asJSON {
-		if err := json.NewEncoder(out).Encode(w); err != nil {
-			return err
-		}
-	}
-	switch {
-	case w.Status == store.WriteFailed:
-		return fmt.Errorf("write %d (%s %s) failed: %s; once fixed, run the command again with a new --key (a key stays "+
-			"with its first write); see `starter employee writes --corp-id %s --status failed`", w.ID, w.Op, w.UserID, reasonText(w.Reason), f.corpID)
-	case w.Status == store.WritePending && f.wait > 0:
-		return fmt.Errorf("write %d (%s %s) is still pending after %s: DingTalk may be refusing it for now (the writeback retries) "+
-			"or the worker is down; check `starter employee writes --corp-id %s --status pending` and the worker's log",
-			w.ID, w.Op, w.UserID, f.wait, f.corpID)
-	case f.asJSON:
-		return nil
-	case w.Status == store.WritePending:
-		fmt.Fprintf(out, "write %d (%s %s) queued: pushing to DingTalk; follow it with `starter employee writes --corp-id %s`\n",
-			w.ID, w.Op, w.UserID, f.corpID)
-	default:
-		fmt.Fprintf(out, "write %d (%s %s) pushed to DingTalk", w.ID, w.Op, w.UserID)
-		if w.Reason != nil {
-			fmt.Fprintf(out, ": %s", *w.Reason)
-		}
-		fmt.Fprintln(out)
-	}
-	return nil
-}
-
-// awaitWrite re-reads w every 250 ms until it is no longer pending or d passes.
-func awaitWrite(ctx context.Context, st *store.Store, w store.EHRWrite, d time.Duration) (store.EHRWrite, error) {
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for w.Status == store.WritePending {
-		select {
-		case <-ctx.Done():
-			return w, ctx.Err()
-		case <-deadline.C:
-			return w, nil
-		case <-tick.C:
-		}
-		next, err := st.GetEHRWrite(ctx, w.CorpID, w.ID)
-		if err != nil {
-			return w, fmt.Errorf("follow write %d: %w", w.ID, err)
-		}
-		w = next
-	}
-	return w, nil
+	return pushWrite(cmd, env, st, c, writeFollow{corpID: f.corpID, wait: f.wait, asJSON: f.asJSON}, id)
 }
 
 // listedStore checks the corp and the --limit of a list, and opens the store.
@@ -308,7 +233,7 @@ func listWrites(cmd *cobra.Command, env *environment, f *employeeFlags) error {
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tOP\tUSERID\tFIELDS\tSTATUS\tACTOR\tCREATED\tREASON")
 	for _, w := range writes {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", w.ID, w.Op, w.UserID, fieldSummary(w.Fields), w.Status, w.Actor,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", w.ID, w.Op, w.Subject(), fieldSummary(w.Fields), w.Status, w.Actor,
 			w.CreatedAt.Local().Format("2006-01-02 15:04:05"), reasonText(w.Reason))
 	}
 	return listFooter(out, tw, len(writes), f.limit)

@@ -62,5 +62,6 @@ needed by bind). Secrets are never taken from the command line: use a file or st
 	root.AddCommand(newImportCommand(env))
 	root.AddCommand(newOwnershipCommand(env))
 	root.AddCommand(newEmployeeCommand(env))
+	root.AddCommand(newDepartmentCommand(env))
 	return root
 }

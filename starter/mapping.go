@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -30,8 +31,11 @@ or YAML) lists fields:
     - {name: phone, from: mobile, type: string, transforms: [e164]}
     - {name: hired_on, from: hired_date, type: date, transforms: [date_ms]}
     - {name: grade, from: extension.职级, type: string, enum: {P5: junior, P6: senior}}
+    - {name: cert_no, from: roster.sys02-certNo, type: string}
 
-from: a standard field (mobile, job_number, hired_date, title, …) or extension.<key>.
+from: a standard field (mobile, job_number, hired_date, title, …), extension.<key>, or
+roster.<fieldCode> for a smart-HR roster (花名册) field, read by syncs (the binding needs its
+AgentId: starter bind --agent-id; the app needs the smart-HR roster read permission).
 type: string, number, bool or date. transforms: trim, lower, upper, e164, date_ms. enum maps
 values (a value it does not list becomes null). A mapping is checked when set (unknown field,
 type clash: a clear error, nothing changed). Setting it rewrites, in one transaction, only the
@@ -112,6 +116,10 @@ func setMapping(cmd *cobra.Command, env *environment, f *mappingFlags) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "mapping set (%d fields): run %d rewrote the custom fields of %d of %d employees; see them with `starter changes --run-id %d`\n",
 		len(m.Fields), res.RunID, res.Changed, res.Checked, res.RunID)
+	if len(res.NewRosterCodes) > 0 {
+		fmt.Fprintf(cmd.OutOrStdout(), "the store holds no values yet for the roster fields %s: their custom fields stay null until a full sync reads them (`starter sync full --corp-id %s`)\n",
+			strings.Join(res.NewRosterCodes, ", "), f.corpID)
+	}
 	return nil
 }
 

@@ -125,6 +125,7 @@ func run(ctx context.Context) error {
 	public.Handle(httpapi.CallbackPathPrefix, &httpapi.CallbackReceiver{Store: st, Secrets: box, Waker: waker, Metrics: m})
 	writeback := &httpapi.WritebackWaker{Client: c, TaskQueue: cfg.TaskQueue}
 	go (&httpapi.Sweeper{Store: st, Waker: waker, Writeback: writeback, Metrics: m}).Run(ctx)
+	go (&httpapi.EHRWritesListener{DatabaseURL: cfg.DatabaseURL, Writeback: writeback}).Run(ctx)
 	notifyEvery, err := notify.EveryFromEnv()
 	if err != nil {
 		return err

@@ -170,7 +170,8 @@ func (s *fullSync) awaitDecision(ctx workflow.Context, held activities.ApplyResu
 func (s *fullSync) partialReason(applied activities.ApplyResult) string {
 	reason := ""
 	if applied.RecordErrors > 0 {
-		reason = fmt.Sprintf("%d departments could not be read; their members were left as they were (see sync_errors of run %d)", applied.RecordErrors, s.res.RunID)
+		reason = fmt.Sprintf("%d records could not be read (departments, whose members were left as they were, or roster fields, "+
+			"whose stored values were kept); see sync_errors of run %d", applied.RecordErrors, s.res.RunID)
 	}
 	if s.decision != nil && !s.decision.Approve {
 		if reason != "" {

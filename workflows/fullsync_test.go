@@ -169,7 +169,7 @@ func TestFullSyncPartialWhenSomeDepartmentsFail(t *testing.T) {
 	res, err := e.result(t)
 	require.NoError(t, err)
 	require.Equal(t, store.RunPartial, res.Status)
-	require.Contains(t, e.finished.Reason, "1 departments could not be read")
+	require.Contains(t, e.finished.Reason, "1 records could not be read (departments")
 }
 
 func TestFullSyncBadCredentialsMarkBinding(t *testing.T) {

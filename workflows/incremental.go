@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -168,9 +169,55 @@ type IncrementalBatchResult struct {
 	RunID   int64
 	Events  int
 	Applied activities.ApplyResult
+	// Approvals counts the re-reads of the approval instances the batch's
+	// bpms_instance_change events named.
+	Approvals activities.ImportCounts
 }
 
-// IncrementalBatch applies one batch of events as a sync run of kind incremental.
+// versionApprovalEvents marks batches that re-read the approval instances their events name
+// before they apply (batches recorded before it apply only).
+const versionApprovalEvents = "approval-events"
+
+// refreshApprovals re-reads the approval instances the batch's bpms_instance_change events
+// name, with the import's own activity, before ApplyEvents marks the batch's events applied. A
+// batch without approval events costs one local activity.
+func refreshApprovals(ctx workflow.Context, in IncrementalBatchInput) (activities.ImportCounts, error) {
+	var counts activities.ImportCounts
+	if workflow.GetVersion(ctx, versionApprovalEvents, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return counts, nil
+	}
+	var inc *activities.Incremental
+	var refs activities.ApprovalRefsResult
+	err := workflow.ExecuteLocalActivity(localActivity(ctx), inc.ApprovalRefs,
+		activities.ApprovalRefsInput{CorpID: in.CorpID, EventIDs: in.EventIDs}).Get(ctx, &refs)
+	if err != nil || len(refs.Instances) == 0 {
+		return counts, err
+	}
+	var imp *activities.Imports
+	err = workflow.ExecuteActivity(importActivity(ctx), imp.RefreshOpenApprovals,
+		activities.RefreshApprovalsInput{CorpID: in.CorpID, Instances: refs.Instances}).Get(ctx, &counts)
+	return counts, err
+}
+
+// partialBatchReason says what a batch could not do: records it could not read, and the
+// approval instances it could not re-read (left to the next import run, which re-reads every
+// instance still open, so contact events never wait on the approval permission).
+func partialBatchReason(recordErrors int, runID int64, refreshErr error) string {
+	var parts []string
+	if recordErrors > 0 {
+		parts = append(parts, fmt.Sprintf("%d records could not be read (see sync_errors of run %d)", recordErrors, runID))
+	}
+	if refreshErr != nil {
+		parts = append(parts, "the approval instances the batch's bpms_instance_change events name could not be re-read ("+
+			FailureMessage(refreshErr)+"); the next approvals import re-reads them (`starter import approvals --corp-id C --wait` runs one now)")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// IncrementalBatch applies one batch of events as a sync run of kind incremental: first the
+// approval instances its bpms_instance_change events name are re-read (refreshApprovals), then
+// the users and departments its contact events name. A failed re-read leaves the run partial
+// but never holds the contact events back.
 func IncrementalBatch(ctx workflow.Context, in IncrementalBatchInput) (IncrementalBatchResult, error) {
 	if in.CorpID == "" || len(in.EventIDs) == 0 {
 		return IncrementalBatchResult{}, temporal.NewNonRetryableApplicationError("an event batch needs a corp id and event ids", ErrTypeInvalidInput, nil)
@@ -185,13 +232,15 @@ func IncrementalBatch(ctx workflow.Context, in IncrementalBatchInput) (Increment
 	}
 	res := IncrementalBatchResult{RunID: started.RunID, Events: len(in.EventIDs)}
 	var applied activities.ApplyEventsResult
+	var refreshErr error
+	res.Approvals, refreshErr = refreshApprovals(ctx, in)
 	err = workflow.ExecuteActivity(applyActivity(ctx), inc.ApplyEvents,
 		activities.ApplyEventsInput{CorpID: in.CorpID, RunID: started.RunID, EventIDs: in.EventIDs}).Get(ctx, &applied)
 	res.Applied = applied.Applied
 	finish := activities.FinishRunInput{CorpID: in.CorpID, RunID: started.RunID, Kind: KindIncremental,
 		Status: store.RunSucceeded, Applied: applied.Applied}
-	if err == nil && applied.Applied.RecordErrors > 0 {
-		finish.Status, finish.Reason = store.RunPartial, fmt.Sprintf("%d records could not be read (see sync_errors of run %d)", applied.Applied.RecordErrors, started.RunID)
+	if err == nil && (applied.Applied.RecordErrors > 0 || refreshErr != nil) {
+		finish.Status, finish.Reason = store.RunPartial, partialBatchReason(applied.Applied.RecordErrors, started.RunID, refreshErr)
 	}
 	if err != nil {
 		finish.Status, finish.Reason = store.RunFailed, FailureMessage(err)

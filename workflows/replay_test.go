@@ -20,7 +20,7 @@ func TestRecordedHistoriesReplay(t *testing.T) {
 		t.Fatalf("found %d recorded histories, want one of each workflow type: run DINGSYNC_RECORD_HISTORIES=1 go test -run TestRecordHistories ./internal/e2e/", len(files))
 	}
 	replayer := worker.NewWorkflowReplayer()
-	for _, wf := range []any{Binding, Authorize, FullSync, IncrementalSync, IncrementalBatch, Audit, Scheduled, Rotate} {
+	for _, wf := range []any{Binding, Authorize, FullSync, IncrementalSync, IncrementalBatch, Audit, Scheduled, Rotate, Import, Writeback} {
 		replayer.RegisterWorkflow(wf)
 	}
 	for _, f := range files {

@@ -20,7 +20,7 @@ const maxIDs = 1000
 // EventCheckURL is the event type DingTalk sends to verify a callback URL.
 const EventCheckURL = "check_url"
 
-// Event is one decrypted contact event, from either the HTTP push (PascalCase or camelCase
+// Event is one decrypted contact or approval event, from either the HTTP push (PascalCase or camelCase
 // keys) or Stream. A Stream frame carries the type and id in its headers (eventType,
 // eventId): add them to its data as EventType and eventId before parsing.
 type Event struct {
@@ -28,7 +28,7 @@ type Event struct {
 	// after ParseEvent.
 	ID string
 	// Type is EventType: user_add_org, user_modify_org, user_leave_org, user_active_org,
-	// org_dept_create, org_dept_modify, org_dept_remove, check_url, ...
+	// org_dept_create, org_dept_modify, org_dept_remove, bpms_instance_change, check_url, ...
 	Type   string
 	CorpID string
 	// Time is EventTime, else TimeStamp (ms, number or string); zero if absent.
@@ -37,6 +37,8 @@ type Event struct {
 	UserIDs []string
 	// DeptIDs are DeptId / deptId (numbers or numeric strings).
 	DeptIDs []int64
+	// Approval is the instance a bpms_instance_change event names; nil for other events.
+	Approval *ApprovalChange
 }
 
 // rawEvent is the payload as sent. encoding/json matches keys case-insensitively, so it
@@ -55,7 +57,9 @@ type rawEvent struct {
 
 // ParseEvent reads a decrypted event payload. It refuses input that is not a JSON object,
 // has no EventType, has ids of the wrong types, or has more than 1000 ids (a cap of this
-// parser, not of DingTalk). check_url and other events without ids parse with none.
+// parser, not of DingTalk). check_url and other events without ids parse with none. A
+// bpms_instance_change event must name its instance and form (see ApprovalChange); its time,
+// absent EventTime and TimeStamp, is the instance's finish or create time.
 func ParseEvent(plaintext []byte) (Event, error) {
 	var raw rawEvent
 	if err := json.Unmarshal(plaintext, &raw); err != nil {
@@ -74,6 +78,14 @@ func ParseEvent(plaintext []byte) (Event, error) {
 	}
 	if ev.DeptIDs, err = parseIDs(raw.DeptID, "DeptId", deptID); err != nil {
 		return Event{}, err
+	}
+	if ev.Type == EventApprovalChange {
+		if ev.Approval, err = parseApproval(plaintext); err != nil {
+			return Event{}, err
+		}
+		if ev.Time.IsZero() {
+			ev.Time = ev.Approval.when()
+		}
 	}
 	if n := len(ev.UserIDs) + len(ev.DeptIDs); n > maxIDs {
 		return Event{}, fmt.Errorf("callback: event has %d ids, more than this parser's cap of %d", n, maxIDs)
@@ -97,7 +109,11 @@ const maxTextLen = 256
 // checkText refuses texts the inbox could not keep as they came: too long, not UTF-8, or
 // holding a NUL (Postgres refuses it).
 func (ev Event) checkText() error {
-	for _, t := range append([]string{ev.ID, ev.Type, ev.CorpID}, ev.UserIDs...) {
+	texts := append([]string{ev.ID, ev.Type, ev.CorpID}, ev.UserIDs...)
+	if a := ev.Approval; a != nil {
+		texts = append(texts, a.InstanceID, a.ProcessCode)
+	}
+	for _, t := range texts {
 		switch {
 		case len(t) > maxTextLen:
 			return fmt.Errorf("callback: event has a %d-byte id or type, more than %d", len(t), maxTextLen)
@@ -213,12 +229,20 @@ func (ev Event) hash() string {
 	if !ev.Time.IsZero() {
 		ms = ev.Time.UnixMilli()
 	}
+	// An approval event's instance, change and result join the key (omitted otherwise, so
+	// contact events keep the ids they always had).
+	var instance, change string
+	if a := ev.Approval; a != nil {
+		instance, change = a.InstanceID, a.Change+"/"+a.Result
+	}
 	key, _ := json.Marshal(struct {
 		Type, Corp string
 		Time       int64
 		Users      []string
 		Depts      []int64
-	}{ev.Type, ev.CorpID, ms, ev.UserIDs, ev.DeptIDs})
+		Instance   string `json:",omitempty"`
+		Change     string `json:",omitempty"`
+	}{ev.Type, ev.CorpID, ms, ev.UserIDs, ev.DeptIDs, instance, change})
 	sum := sha256.Sum256(key)
 	return "sha256:" + hex.EncodeToString(sum[:16])
 }

@@ -86,6 +86,7 @@ func isCanonical(plain []byte) bool {
 
 func FuzzParseEvent(f *testing.F) {
 	f.Add([]byte(`{"EventType":"user_add_org","TimeStamp":1700000000123,"UserId":["u1"],"CorpId":"c","eventId":"e"}`))
+	f.Add([]byte(`{"EventType":"bpms_instance_change","processInstanceId":"i-1","processCode":"PROC-1","type":"finish","result":"agree","finishTime":1700000000123}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ev, err := ParseEvent(data)
 		if err != nil {
@@ -108,6 +109,9 @@ func FuzzParseEvent(f *testing.F) {
 		if ev.DeptIDs != nil {
 			doc["deptId"] = ev.DeptIDs
 		}
+		if a := ev.Approval; a != nil {
+			doc["processInstanceId"], doc["processCode"], doc["type"], doc["result"] = a.InstanceID, a.ProcessCode, a.Change, a.Result
+		}
 		raw, err := json.Marshal(doc)
 		if err != nil {
 			t.Fatal(err)
@@ -118,7 +122,9 @@ func FuzzParseEvent(f *testing.F) {
 		}
 		if back.ID != ev.ID || back.Type != ev.Type || back.CorpID != ev.CorpID || !back.Time.Equal(ev.Time) ||
 			!slices.Equal(back.UserIDs, ev.UserIDs) || !slices.Equal(back.DeptIDs, ev.DeptIDs) ||
-			(back.UserIDs == nil) != (ev.UserIDs == nil) || (back.DeptIDs == nil) != (ev.DeptIDs == nil) {
+			(back.UserIDs == nil) != (ev.UserIDs == nil) || (back.DeptIDs == nil) != (ev.DeptIDs == nil) ||
+			(back.Approval == nil) != (ev.Approval == nil) || back.Approval != nil && (back.Approval.InstanceID != ev.Approval.InstanceID ||
+			back.Approval.ProcessCode != ev.Approval.ProcessCode || back.Approval.Change != ev.Approval.Change) {
 			t.Fatalf("%s parsed to %+v, re-encoded %s parsed to %+v", data, ev, raw, back)
 		}
 	})

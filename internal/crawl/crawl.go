@@ -2,7 +2,9 @@
 // department tree from the root (listsub, one level per call) and, for every department,
 // its direct members (user/list, paged), with bounded concurrency under the client's rate
 // limits. Results are flushed in batches together with the flags that say a department is
-// complete, so a crawl that dies resumes from staging and reads nothing twice.
+// complete, so a crawl that dies resumes from staging and reads nothing twice. When the corp's
+// field mapping reads smart-HR roster fields, each flush first reads them for its users (one
+// roster call per 100 distinct users; none without roster fields).
 package crawl
 
 import (
@@ -36,7 +38,8 @@ type Sink interface {
 type Progress struct {
 	Departments  int // departments staged (known)
 	UserRows     int // user rows staged (a member of two departments counts twice)
-	RecordErrors int
+	RecordErrors int // departments that could not be read
+	RosterErrors int // roster reads refused (the app's permission or scope), recorded once per run
 }
 
 // Crawler reads one org into one run's staging.
@@ -55,6 +58,9 @@ type Crawler struct {
 	FlushRows  int
 	// OnProgress is called after every flush (and at least every FlushEvery) from one goroutine.
 	OnProgress func(Progress)
+	// Roster, when its plan names roster field codes, reads them for every user before the
+	// user is staged (nil: no roster fields).
+	Roster *Roster
 }
 
 // Run crawls the org, resuming from state (what earlier attempts staged). It returns the
@@ -310,6 +316,11 @@ func (w *walk) flush(ctx context.Context) error {
 	p := w.progress
 	w.mu.Unlock()
 	if !b.Empty() {
+		recorded, err := w.fillRoster(ctx, &b)
+		if err != nil {
+			return err
+		}
+		p.RosterErrors += recorded
 		flushCtx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		if err := w.c.Sink.Stage(flushCtx, w.c.RunID, w.c.App().CorpID, b); err != nil {
@@ -320,4 +331,21 @@ func (w *walk) flush(ctx context.Context) error {
 		w.c.OnProgress(p)
 	}
 	return nil
+}
+
+// fillRoster reads the roster fields of the batch's users, which are staged together with the
+// flags saying their departments are done: a failed read stages neither, so a resumed crawl
+// reads those departments again. It returns how many errors it recorded.
+func (w *walk) fillRoster(ctx context.Context, b *store.StageBatch) (int, error) {
+	before := len(b.Errors)
+	rosterCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	if err := w.c.Roster.Fill(rosterCtx, w.c.App(), b); err != nil {
+		return 0, fmt.Errorf("stage what was read: %w", err)
+	}
+	recorded := len(b.Errors) - before
+	w.mu.Lock()
+	w.progress.RosterErrors += recorded
+	w.mu.Unlock()
+	return recorded, nil
 }

@@ -2,6 +2,7 @@ package dingtalk
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -113,9 +114,12 @@ const APICallbackFailed = "/call_back/get_call_back_failed_result"
 type FailedPush struct {
 	Tag       string `json:"call_back_tag"`
 	EventTime int64  `json:"event_time"` // ms
-	// Data is the event's plaintext JSON, as the push would have carried it.
-	Data   string `json:"callbackData"`
-	CorpID string `json:"corpid"`
+	// Data is a contact event's plaintext JSON, as the push would have carried it.
+	Data string `json:"callbackData"`
+	// BpmsData is an approval event's payload (bpms_instance_change, bpms_task_change): a JSON
+	// object, or a string holding one.
+	BpmsData json.RawMessage `json:"bpmsCallBackData,omitempty"`
+	CorpID   string          `json:"corpid"`
 }
 
 type failedPushes struct {

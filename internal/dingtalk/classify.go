@@ -71,6 +71,16 @@ var codeClasses = map[string]codeClass{
 	// retrying will not help, fixing the record will.
 	"60104": {kind: KindInvalidRequest, hint: hintMobileTaken},
 	"60102": {kind: KindInvalidRequest, hint: hintUserIDTaken},
+	// Department writes (see IsDeptNameTaken): 60001 invalid name, 60009 forbidden characters,
+	// 60002 too deep, 60004 parent missing, 60008 a sibling has the name, 60010 a cycle,
+	// 60018 the root department.
+	"60001": {kind: KindInvalidRequest, hint: hintDeptName},
+	"60009": {kind: KindInvalidRequest, hint: hintDeptName},
+	"60002": {kind: KindInvalidRequest, hint: hintDeptDepth},
+	"60004": {kind: KindNotFound, hint: hintParentMissing},
+	"60008": {kind: KindInvalidRequest, hint: hintDeptNameTaken},
+	"60010": {kind: KindInvalidRequest, hint: hintDeptCycle},
+	"60018": {kind: KindInvalidRequest, hint: hintRootDept},
 
 	"50002": {kind: KindOutOfScope},
 	// 50004: "请求的部门id不在授权范围内" (department outside the authorized scope).
@@ -240,8 +250,10 @@ func missingPermission(api, msg string) string {
 	switch api {
 	case APIDepartmentListSub, APIDepartmentSubIDs, APIDepartmentGet:
 		return departmentPermission
-	case APIUserCreate, APIUserUpdate:
+	case APIUserCreate, APIUserUpdate, APIDepartmentCreate, APIDepartmentUpdate:
 		return userWritePermission
+	case APIRosterQuery:
+		return rosterPermission
 	}
 	return ""
 }

@@ -72,10 +72,12 @@ func ParseStreamFrame(raw []byte) (StreamFrame, error) {
 	return f, nil
 }
 
-// ContactEvent parses an EVENT frame's contact event into the shape the HTTP push produces.
-// The frame's data carries the ids and time ({"timeStamp":"…","userId":[…]} or
-// {"deptId":[…]}); its headers carry the type, id, corp and birth time, which are added to the
-// data (replacing keys of the same name in any case) before callback.ParseEvent reads it.
+// ContactEvent parses an EVENT frame's event into the shape the HTTP push produces: a contact
+// event, whose data carries the ids and time ({"timeStamp":"…","userId":[…]} or
+// {"deptId":[…]}), or an approval event (bpms_instance_change), whose data carries the
+// instance ({"processInstanceId","processCode","type","result",…}). The headers carry the
+// type, id, corp and birth time, which are added to the data (replacing keys of the same name
+// in any case) before callback.ParseEvent reads it.
 func (f StreamFrame) ContactEvent() (callback.Event, error) {
 	if f.Type != StreamTypeEvent {
 		return callback.Event{}, fmt.Errorf("stream frame of type %q is not an event", f.Type)

@@ -3,6 +3,7 @@ package dingtalksim
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -16,7 +17,12 @@ import (
 //	GET   /_sim/approvals?corpId=     200 {"processes":[ApprovalProcess...],"instances":[ApprovalInstance...]}
 //	POST  /_sim/approvals?corpId=     body ApprovalInstance: starts it; 201 ApprovalInstance
 //	PATCH /_sim/approvals/{instanceId}?corpId= body {"status","result"}: decides it; 200 ApprovalInstance
+//	GET   /_sim/roster/{userId}?corpId= 200 {"fields":{code: value}}: the user's roster fields
+//	PUT   /_sim/roster/{userId}?corpId= body {"fields":{code: value}}: sets them ("" clears one);
+//	                                  200 {"fields":{...}} as they now are
 func (s *Server) hrDataAdmin(handle func(pattern string, h func(*http.Request) (int, any, error))) {
+	handle("GET /_sim/roster/{userId}", s.adminRoster)
+	handle("PUT /_sim/roster/{userId}", s.adminSetRoster)
 	handle("GET /_sim/attendance", s.adminAttendance)
 	handle("POST /_sim/attendance", func(r *http.Request) (int, any, error) {
 		var req struct {
@@ -73,4 +79,37 @@ func (s *Server) adminAttendance(r *http.Request) (int, any, error) {
 		users = []string{u}
 	}
 	return http.StatusOK, map[string]any{"records": s.Attendance(corpID, users, from, to)}, nil
+}
+
+func (s *Server) adminRoster(r *http.Request) (int, any, error) {
+	corpID, err := corpParam(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	fields, err := s.Roster(corpID, r.PathValue("userId"))
+	return http.StatusOK, map[string]any{"fields": fields}, err
+}
+
+func (s *Server) adminSetRoster(r *http.Request) (int, any, error) {
+	var req struct {
+		Fields map[string]string `json:"fields"`
+	}
+	corpID, err := corpParam(r)
+	if err == nil {
+		err = readJSON(r, &req)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	codes := make([]string, 0, len(req.Fields))
+	for code := range req.Fields {
+		codes = append(codes, code)
+	}
+	slices.Sort(codes)
+	for _, code := range codes {
+		if err := s.SetRosterField(corpID, r.PathValue("userId"), code, req.Fields[code]); err != nil {
+			return 0, nil, err
+		}
+	}
+	return s.adminRoster(r)
 }

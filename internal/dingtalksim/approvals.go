@@ -241,9 +241,26 @@ func (inst *ApprovalInstance) clone() ApprovalInstance {
 
 // AddApprovalInstance starts an approval instance in corpID: its process must exist and its
 // originator be a current user. An empty id gets a new one; a zero create time is now; the
-// status defaults to RUNNING and the title to "<name>提交的<process>".
+// status defaults to RUNNING and the title to "<name>提交的<process>". It records a
+// bpms_instance_change event of type start, and one of type finish or terminate when the
+// instance is added decided or withdrawn.
 func (s *Server) AddApprovalInstance(corpID string, in ApprovalInstance) (ApprovalInstance, error) {
-	now := s.clock()
+	var out ApprovalInstance
+	err := s.changeApprovals(corpID, func(now time.Time) ([]*ApprovalEvent, error) {
+		var err error
+		if out, err = s.addApprovalInstance(corpID, in, now); err != nil {
+			return nil, err
+		}
+		events := []*ApprovalEvent{approvalEvent(out, ApprovalChangeStart)}
+		if change := decisionChange(out.Status); change != "" {
+			events = append(events, approvalEvent(out, change))
+		}
+		return events, nil
+	})
+	return out, err
+}
+
+func (s *Server) addApprovalInstance(corpID string, in ApprovalInstance, now time.Time) (ApprovalInstance, error) {
 	s.mu.RLock()
 	var user *User
 	if c := s.corps[corpID]; c != nil && c.users[in.OriginatorUserID] != nil {
@@ -284,7 +301,9 @@ func (s *Server) AddApprovalInstance(corpID string, in ApprovalInstance) (Approv
 }
 
 // SetApprovalStatus decides or withdraws corpID's instance id: status COMPLETED with result agree
-// or refuse, TERMINATED, or RUNNING again. A final status sets the finish time to now.
+// or refuse, TERMINATED, or RUNNING again. A final status sets the finish time to now and
+// records a bpms_instance_change event (finish or terminate); RUNNING again, which DingTalk
+// has no event for, records none.
 func (s *Server) SetApprovalStatus(corpID, id, status, result string) (ApprovalInstance, error) {
 	switch {
 	case status == ApprovalCompleted && (result == ResultAgree || result == ResultRefuse):
@@ -292,7 +311,21 @@ func (s *Server) SetApprovalStatus(corpID, id, status, result string) (ApprovalI
 	default:
 		return ApprovalInstance{}, fmt.Errorf("%w: status %q with result %q", ErrInvalid, status, result)
 	}
-	now := s.clock()
+	var out ApprovalInstance
+	err := s.changeApprovals(corpID, func(now time.Time) ([]*ApprovalEvent, error) {
+		var err error
+		if out, err = s.setApprovalStatus(corpID, id, status, result, now); err != nil {
+			return nil, err
+		}
+		if change := decisionChange(status); change != "" {
+			return []*ApprovalEvent{approvalEvent(out, change)}, nil
+		}
+		return nil, nil
+	})
+	return out, err
+}
+
+func (s *Server) setApprovalStatus(corpID, id, status, result string, now time.Time) (ApprovalInstance, error) {
 	s.approvals.mu.Lock()
 	defer s.approvals.mu.Unlock()
 	inst := s.approvalsOf(corpID, now).byID[id]

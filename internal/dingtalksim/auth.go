@@ -36,7 +36,7 @@ const (
 )
 
 // AllPermissions lists every permission; an App with nil Permissions holds them all.
-var AllPermissions = []string{PermDepartmentRead, PermUserRead, PermUserSensitive, PermMessageSend, PermAttendanceRead, PermApprovalRead, PermUserWrite}
+var AllPermissions = []string{PermDepartmentRead, PermUserRead, PermUserSensitive, PermMessageSend, PermAttendanceRead, PermApprovalRead, PermUserWrite, PermRosterRead}
 
 // App is an enterprise internal app registered with a corp.
 type App struct {

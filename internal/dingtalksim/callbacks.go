@@ -25,12 +25,13 @@ type CallbackRegistration struct {
 	URL    string   `json:"url"`
 }
 
-// callbackTags are the event types a callback may subscribe to: the contact events.
+// callbackTags are the event types a callback may subscribe to: the contact events and
+// bpms_instance_change.
 var callbackTags = []string{
 	EventUserAddOrg, EventUserModifyOrg, EventUserLeaveOrg, EventUserActiveOrg,
 	EventDeptCreate, EventDeptModify, EventDeptRemove, "org_change", "org_remove",
 	"label_user_change", "label_conf_add", "label_conf_modify", "label_conf_del",
-	"org_admin_add", "org_admin_remove",
+	"org_admin_add", "org_admin_remove", EventApprovalChange,
 }
 
 // callbackStore holds the registrations by corp.

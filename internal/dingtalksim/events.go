@@ -19,8 +19,8 @@ const (
 	EventDeptRemove    = "org_dept_remove"
 )
 
-// Event is one change to an org, recorded by every mutation: what DingTalk would push to
-// the corp's apps as a contact event.
+// Event is one change to an org, recorded by every mutation, or to an approval instance:
+// what DingTalk would push to the corp's apps as a contact event or a bpms_instance_change.
 type Event struct {
 	// ID is unique across simulator runs, like DingTalk's eventId.
 	ID     string `json:"eventId"`
@@ -30,6 +30,8 @@ type Event struct {
 	Time    int64    `json:"eventTime"`
 	UserIDs []string `json:"userId,omitempty"`
 	DeptIDs []int64  `json:"deptId,omitempty"`
+	// Approval is the instance a bpms_instance_change event is about (nil for contact events).
+	Approval *ApprovalEvent `json:"approval,omitempty"`
 }
 
 // Events returns corpID's recorded events, oldest first.
@@ -43,6 +45,10 @@ func (s *Server) Events(corpID string) []Event {
 	out := make([]Event, len(c.events))
 	for i, e := range c.events {
 		e.UserIDs, e.DeptIDs = slices.Clone(e.UserIDs), slices.Clone(e.DeptIDs)
+		if e.Approval != nil {
+			a := *e.Approval
+			e.Approval = &a
+		}
 		out[i] = e
 	}
 	return out
@@ -71,18 +77,31 @@ func (s *Server) mutate(corpID string, change func(c *corp, now time.Time) (Even
 	}
 	ev, err := change(c, now)
 	if err == nil {
-		var id [16]byte
-		_, _ = rand.Read(id[:])
-		ev.ID, ev.CorpID, ev.Time = hex.EncodeToString(id[:]), corpID, now.UnixMilli()
-		c.events = append(c.events, ev)
+		ev = c.record(corpID, ev, now)
 	}
 	s.mu.Unlock()
 	if err != nil {
 		return Event{}, err
 	}
 	s.logger.Info("org changed", "corp", corpID, "event", ev.Type, "users", ev.UserIDs, "depts", ev.DeptIDs)
+	s.notify(ev)
+	return ev, nil
+}
+
+// record stamps ev with a new id, the corp and now, and appends it to the corp's events;
+// callers hold s.mutMu and s.mu.
+func (c *corp) record(corpID string, ev Event, now time.Time) Event {
+	var id [16]byte
+	_, _ = rand.Read(id[:])
+	ev.ID, ev.CorpID, ev.Time = hex.EncodeToString(id[:]), corpID, now.UnixMilli()
+	c.events = append(c.events, ev)
+	return ev
+}
+
+// notify hands a recorded event to the hooks; callers hold s.mutMu, so hooks see events in
+// the order they were recorded.
+func (s *Server) notify(ev Event) {
 	for _, h := range s.hooks {
 		h(ev)
 	}
-	return ev, nil
 }

@@ -164,21 +164,27 @@ func (s *Server) UpdateDepartment(corpID string, d Department) (Department, erro
 			out = old.Department.clone()
 			return Event{Type: EventDeptModify, DeptIDs: []int64{d.ID}}, nil
 		}
-		moved := c.subtreeUsers(old)
-		for _, u := range moved {
-			c.count(&u.User, -1)
-		}
-		old.parent.removeChild(old)
-		old.setFields(d)
-		old.parent = c.depts[d.ParentID]
-		old.parent.insertChild(old)
-		for _, u := range moved {
-			c.count(&u.User, 1)
-		}
+		c.rewriteDept(old, c.depts[d.ParentID], d)
 		out = old.Department.clone()
 		return Event{Type: EventDeptModify, DeptIDs: []int64{d.ID}}, nil
 	})
 	return out, err
+}
+
+// rewriteDept gives old (not the root) d's settable fields and moves it under p with its
+// subtree, keeping the member counts of the old and new ancestors right.
+func (c *corp) rewriteDept(old, p *dept, d Department) {
+	moved := c.subtreeUsers(old)
+	for _, u := range moved {
+		c.count(&u.User, -1)
+	}
+	old.parent.removeChild(old)
+	old.setFields(d)
+	old.parent = p
+	p.insertChild(old)
+	for _, u := range moved {
+		c.count(&u.User, 1)
+	}
 }
 
 // setFields takes d's settable fields, keeping the derived ones.

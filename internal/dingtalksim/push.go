@@ -203,6 +203,9 @@ func (s *Server) pushEvent(ev Event) {
 	// Marshal cannot fail on strings and numbers.
 	payload, _ := json.Marshal(pushPayload{EventType: ev.Type, TimeStamp: ev.Time, UserID: ev.UserIDs,
 		DeptID: ev.DeptIDs, CorpID: ev.CorpID, EventID: ev.ID})
+	if ev.Approval != nil {
+		payload = approvalPushPayload(ev)
+	}
 	s.pusher.enqueue(push{corpID: ev.CorpID, target: target, tag: ev.Type, eventTime: ev.Time, payload: payload})
 }
 

@@ -1,14 +1,30 @@
 package dingtalksim
 
+import "encoding/json"
+
 // maxFailedPerCall is how many failed pushes get_call_back_failed_result returns at most.
 const maxFailedPerCall = 200
 
-// failedPush is a push that failed, as get_call_back_failed_result lists it.
+// failedPush is a push that failed, as get_call_back_failed_result lists it: the plaintext
+// JSON of the push under callbackData (a string), or, for an approval event, under
+// bpmsCallBackData (an object).
 type failedPush struct {
-	Tag          string `json:"call_back_tag"`
-	EventTime    int64  `json:"event_time"`
-	CallbackData string `json:"callbackData"` // the plaintext JSON of the push
-	CorpID       string `json:"corpid"`
+	Tag              string          `json:"call_back_tag"`
+	EventTime        int64           `json:"event_time"`
+	CallbackData     string          `json:"callbackData,omitempty"`
+	BpmsCallBackData json.RawMessage `json:"bpmsCallBackData,omitempty"`
+	CorpID           string          `json:"corpid"`
+}
+
+// newFailedPush files it as get_call_back_failed_result lists it.
+func newFailedPush(it push) failedPush {
+	f := failedPush{Tag: it.tag, EventTime: it.eventTime, CorpID: it.corpID}
+	if it.tag == EventApprovalChange {
+		f.BpmsCallBackData = json.RawMessage(it.payload)
+	} else {
+		f.CallbackData = string(it.payload)
+	}
+	return f
 }
 
 // failedBody is the get_call_back_failed_result response.

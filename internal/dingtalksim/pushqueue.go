@@ -88,8 +88,7 @@ func (p *pusher) finish(it push, outcome string) {
 	defer p.mu.Unlock()
 	p.countLocked(it.corpID, outcome)
 	if outcome != PushDelivered {
-		p.failed[it.corpID] = append(p.failed[it.corpID], failedPush{Tag: it.tag, EventTime: it.eventTime,
-			CallbackData: string(it.payload), CorpID: it.corpID})
+		p.failed[it.corpID] = append(p.failed[it.corpID], newFailedPush(it))
 	}
 	p.pending--
 	if p.pending == 0 {

@@ -11,7 +11,8 @@
 // contact APIs it serves the OAuth user login, callback registration with encrypted event
 // pushes and the failed-push list, Stream mode (the gateway and WebSocket event frames),
 // per-app IP whitelists, the endpoint that probes the message permission, and attendance
-// records and approval instances (generated, plus those added through the Go and admin APIs).
+// records and approval instances (generated, plus those added through the Go and admin APIs),
+// and the smart-HR roster fields of every user.
 package dingtalksim
 
 import (
@@ -118,6 +119,7 @@ type Server struct {
 
 	attendance *attendanceData // clock-ins added to the generated ones
 	approvals  *approvalData   // approval processes and instances
+	rosters    *rosterData     // roster fields set through SetRosterField
 }
 
 // New returns a Server with no corps and no apps.
@@ -147,6 +149,7 @@ func New(opts Options) *Server {
 
 		attendance: newAttendanceData(),
 		approvals:  newApprovalData(),
+		rosters:    newRosterData(),
 	}
 	s.hooks = []func(Event){s.pushEvent, s.streamEvent}
 	s.admin = s.adminHandler()
@@ -326,6 +329,8 @@ func routes() map[string]*route {
 		{path: APIUserByUnionID, method: http.MethodPost, perm: PermUserRead, handle: (*Server).userByUnionID},
 		{path: APIUserCreate, method: http.MethodPost, perm: PermUserWrite, handle: (*Server).userCreate},
 		{path: APIUserUpdate, method: http.MethodPost, perm: PermUserWrite, handle: (*Server).userUpdate},
+		{path: APIDepartmentCreate, method: http.MethodPost, perm: PermUserWrite, handle: (*Server).departmentCreate},
+		{path: APIDepartmentUpdate, method: http.MethodPost, perm: PermUserWrite, handle: (*Server).departmentUpdate},
 		{path: APICallbackRegister, method: http.MethodPost, handle: (*Server).registerCallback},
 		{path: APICallbackUpdate, method: http.MethodPost, handle: (*Server).updateCallback},
 		{path: APICallbackGet, method: http.MethodGet, handle: (*Server).getCallback},
@@ -339,6 +344,7 @@ func routes() map[string]*route {
 		{path: APIApprovalInstanceIDs, method: http.MethodPost, family: newAPI, perm: PermApprovalRead, handle: (*Server).approvalInstanceIDs},
 		{path: APIApprovalInstance, method: http.MethodGet, family: newAPI, perm: PermApprovalRead, handle: (*Server).approvalInstance},
 		{path: APIApprovalProcesses, method: http.MethodGet, family: newAPI, perm: PermApprovalRead, handle: (*Server).approvalProcesses},
+		{path: APIRosterQuery, method: http.MethodPost, family: newAPI, perm: PermRosterRead, handle: (*Server).rosterQuery},
 	}
 	m := make(map[string]*route, len(list))
 	for _, r := range list {

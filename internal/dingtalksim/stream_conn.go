@@ -310,6 +310,9 @@ func (c *streamConn) eventFrame(ev Event, messageID string) simFrame {
 		d.TimeStamp = strconv.FormatInt(ev.Time, 10)
 	}
 	data, _ := json.Marshal(d)
+	if ev.Approval != nil {
+		data = approvalStreamData(ev)
+	}
 	now := c.hub.clock().UnixMilli()
 	return simFrame{SpecVersion: "1.0", Type: streamEvent, Time: now, Data: string(data), Headers: map[string]string{
 		"topic": "*", "messageId": messageID, "contentType": "application/json", "time": strconv.FormatInt(now, 10),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,10 +23,12 @@ import (
 // workflows/testdata/histories, for workflows/replay_test.go to replay: a workflow change that
 // would break the runs in flight then fails `make test`. Run it after a deliberate,
 // versioned change of a workflow (DINGSYNC_RECORD_HISTORIES=1 go test -run TestRecordHistories
-// ./internal/e2e/) and commit the new files.
+// ./internal/e2e/) and commit the new files. DINGSYNC_RECORD_HISTORIES=Import,Writeback records
+// only those types, as files beside the ones already there.
 func TestRecordHistories(t *testing.T) {
-	if os.Getenv("DINGSYNC_RECORD_HISTORIES") == "" {
-		t.Skip("records workflow histories for the replay test: set DINGSYNC_RECORD_HISTORIES=1")
+	types, only := recordedTypes(os.Getenv("DINGSYNC_RECORD_HISTORIES"))
+	if len(types) == 0 {
+		t.Skip("records workflow histories for the replay test: set DINGSYNC_RECORD_HISTORIES=1 (or a list of workflow types)")
 	}
 	h := newHarness(t, dingtalksim.OrgSpec{Seed: 131, Employees: 200})
 	h.startWorker()
@@ -44,6 +47,10 @@ func TestRecordHistories(t *testing.T) {
 	h.mustStarter("", "rotate", "--corp-id", h.corpID, "--app-secret-file", h.secretFile(h.appSecret+"x"), "--by", "rec")
 	h.mustStarter("", "rotate", "--corp-id", h.corpID, "--callback", "--grace", "1s", "--by", "rec")
 	h.mustStarter("", "schedules", "trigger", "--corp-id", h.corpID, "--kind", "audit")
+	h.mustStarter("", "import", "attendance", "--corp-id", h.corpID, "--from", "2026-11-02", "--to", "2026-11-03", "--wait")
+	h.mustStarter("", "ownership", "set", "--corp-id", h.corpID, "--field", "title=ehr", "--by", "rec")
+	h.mustStarter("", "employee", "update", "--corp-id", h.corpID, "--userid", u.UserID, "--set", "title=记录写回",
+		"--by", "rec", "--wait", "30s")
 	waitFor(t, time.Minute, func() bool {
 		return h.count(`SELECT count(*) FROM sync_runs WHERE kind = 'audit' AND trigger = 'schedule' AND status <> 'running'`) == 1
 	})
@@ -62,7 +69,7 @@ func TestRecordHistories(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for _, wfType := range []string{"Binding", "FullSync", "IncrementalSync", "IncrementalBatch", "Audit", "Rotate", "Scheduled"} {
+	for _, wfType := range types {
 		list, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Query: "CorpId = '" + h.corpID + "' AND WorkflowType = '" + wfType + "'"})
 		if err != nil || len(list.Executions) == 0 {
@@ -70,7 +77,7 @@ func TestRecordHistories(t *testing.T) {
 		}
 		for i := range min(2, len(list.Executions)) { // the two oldest (two kinds of rotation)
 			ex := list.Executions[len(list.Executions)-1-i].Execution
-			path := filepath.Join(dir, fmt.Sprintf("%s-%d.json", wfType, i+1))
+			path := historyPath(dir, wfType, i+1, only)
 			n := recordHistory(ctx, t, c, ex, path)
 			t.Logf("recorded %s %s (%d events) to %s", wfType, ex.WorkflowId, n, path)
 		}
@@ -94,4 +101,29 @@ func recordHistory(ctx context.Context, t *testing.T, c client.Client, ex *commo
 		t.Fatal(err)
 	}
 	return len(resp.History.Events)
+}
+
+// recordedTypes reads DINGSYNC_RECORD_HISTORIES: "1" records every workflow type, a comma list
+// only those (only=true); "" none.
+func recordedTypes(setting string) (types []string, only bool) {
+	switch setting {
+	case "":
+		return nil, false
+	case "1":
+		return []string{"Binding", "FullSync", "IncrementalSync", "IncrementalBatch", "Audit", "Rotate", "Scheduled",
+			"Import", "Writeback"}, false
+	}
+	return strings.Split(setting, ","), true
+}
+
+// historyPath is where the n-th recorded history of wfType goes: <type>-<n>.json, or, when only
+// some types are recorded, the first such name not yet taken, so earlier histories stay.
+func historyPath(dir, wfType string, n int, only bool) string {
+	for {
+		path := filepath.Join(dir, fmt.Sprintf("%s-%d.json", wfType, n))
+		if _, err := os.Stat(path); !only || os.IsNotExist(err) {
+			return path
+		}
+		n++
+	}
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,15 @@ func TestEHROwnedFieldsArePushedToDingTalkAndWinConflicts(t *testing.T) {
 	if title := h.count(`SELECT count(*) FROM hr_employees WHERE corp_id = $1 AND userid = $2 AND title = 'HRBP'`, h.corpID, target); title != 1 {
 		t.Fatalf("the HR store lost the eHR's title of %s", target)
 	}
+
+	// Another eHR module edits through the SQL function: Postgres notifies the worker, which pushes.
+	h.mustStarter("", "ownership", "set", "--corp-id", h.corpID, "--field", "work_place=ehr", "--by", "alice")
+	var id int64
+	if err := h.st.DB().Get(&id, `SELECT dingsync_employee_update($1, $2, '{"work_place": "杭州 A3"}', 'payroll', NULL)`,
+		h.corpID, target); err != nil || id == 0 {
+		t.Fatalf("dingsync_employee_update: write %d, %v", id, err)
+	}
+	waitFor(t, 30*time.Second, func() bool { return h.simUser(target).WorkPlace == "杭州 A3" })
 	h.eventuallyMatches(30 * time.Second)
 }
 
@@ -123,6 +133,55 @@ func TestEHRHiresCreateOneMemberAndRefusalsNameTheFix(t *testing.T) {
 	if code != 1 || w.Status != store.WriteFailed || !strings.Contains(out, "60104") || !strings.Contains(out, "fix:") ||
 		!strings.Contains(out, "a new --key") {
 		t.Fatalf("a hire with a taken mobile: exit %d, write %+v\n%s", code, w, out)
+	}
+	h.eventuallyMatches(30 * time.Second)
+}
+
+func TestEHRDepartmentWritesReachDingTalkOnce(t *testing.T) {
+	h := newHarness(t, dingtalksim.OrgSpec{Seed: 183, Employees: 40})
+	h.startWorker()
+	h.bindWithEvents()
+	named := func(name string) []dingtalksim.Department {
+		var found []dingtalksim.Department
+		for _, d := range h.sim.Truth(h.corpID).Departments {
+			if d.Name == name {
+				found = append(found, d)
+			}
+		}
+		return found
+	}
+	create := []string{"create", "--corp-id", h.corpID, "--name", "华北大区", "--parent", "1", "--key", "org-unit-77",
+		"--by", "alice", "--wait", "30s", "--json"}
+	first := h.mustStarter("", append([]string{"department"}, create...)...)
+	again := h.mustStarter("", append([]string{"department"}, create...)...)
+	var w1, w2 store.EHRWrite
+	if json.Unmarshal([]byte(lastJSONLine(first)), &w1) != nil || json.Unmarshal([]byte(lastJSONLine(again)), &w2) != nil ||
+		w1.ID != w2.ID || w1.Status != store.WritePushed || w1.DeptID == nil {
+		t.Fatalf("department create twice with one key:\n%s\n%s", first, again)
+	}
+	if got := named("华北大区"); len(got) != 1 || got[0].ID != *w1.DeptID {
+		t.Fatalf("DingTalk has %+v named 华北大区, want the one department %d", got, *w1.DeptID)
+	}
+	id := *w1.DeptID
+	waitFor(t, 30*time.Second, func() bool {
+		return h.count(`SELECT count(*) FROM departments WHERE corp_id = $1 AND dept_id = $2 AND status = 'active'`, h.corpID, id) == 1
+	})
+
+	other := h.truth().Departments[1].ID
+	if other == id || other == 1 {
+		t.Fatalf("the seeded org's second department is %d", other)
+	}
+	h.mustStarter("", "department", "update", "--corp-id", h.corpID, "--dept-id", fmt.Sprint(id), "--name", "华北区",
+		"--parent", fmt.Sprint(other), "--by", "alice", "--wait", "30s")
+	waitFor(t, 30*time.Second, func() bool {
+		return h.count(`SELECT count(*) FROM departments WHERE corp_id = $1 AND dept_id = $2 AND name = '华北区' AND parent_id = $3`,
+			h.corpID, id, other) == 1
+	})
+	out, code := h.starter("", "department", "update", "--corp-id", h.corpID, "--dept-id", fmt.Sprint(other),
+		"--parent", fmt.Sprint(id), "--by", "alice")
+	if code != 1 || !strings.Contains(out, "cannot move under itself or its own sub-department") ||
+		!strings.Contains(out, "choose a parent outside") {
+		t.Fatalf("a move under its own sub-department: exit %d\n%s", code, out)
 	}
 	h.eventuallyMatches(30 * time.Second)
 }

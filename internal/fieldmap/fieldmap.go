@@ -1,7 +1,7 @@
 // Package fieldmap is a binding's declarative field mapping: which DingTalk fields (standard
-// ones, or keys of the employee's extension JSON) become which typed custom fields of the HR
-// store (employees.attrs.custom_fields), through which transforms. It is pure: the store
-// applies it when it stages employees and when a mapping changes.
+// ones, keys of the employee's extension JSON, or smart-HR roster fields) become which typed
+// custom fields of the HR store (employees.attrs.custom_fields), through which transforms. It
+// is pure: the store applies it when it stages employees and when a mapping changes.
 package fieldmap
 
 import (
@@ -22,8 +22,9 @@ type Mapping struct {
 type Field struct {
 	// Name is the custom field's key in custom_fields.
 	Name string `json:"name"`
-	// From is a standard field of the employee (mobile, job_number, hired_date, …) or
-	// "extension.<key>" for a key of DingTalk's extension JSON.
+	// From is a standard field of the employee (mobile, job_number, hired_date, …),
+	// "extension.<key>" for a key of DingTalk's extension JSON, or "roster.<fieldCode>" for a
+	// field of the smart-HR roster (花名册), e.g. roster.sys02-certNo, read by syncs as text.
 	From string `json:"from"`
 	// Type is what the custom field holds: string, number, bool or date (YYYY-MM-DD).
 	Type string `json:"type"`
@@ -52,6 +53,16 @@ var standardFields = map[string]string{
 }
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// Source prefixes of fields that are not standard.
+const (
+	extensionPrefix = "extension."
+	rosterPrefix    = "roster."
+)
+
+// MaxRosterCodes is how many distinct roster fields a mapping may read: what one roster
+// call takes.
+const MaxRosterCodes = 100
 
 // Parse reads and validates a mapping.
 func Parse(raw []byte) (Mapping, error) {
@@ -97,14 +108,39 @@ func (m Mapping) Validate() error {
 			return fmt.Errorf("%s: %s holds a %s, which cannot become a %s: add a transform (date_ms for dates from hired_date) or change the type", where, f.From, t, f.Type)
 		}
 	}
+	if n := len(m.RosterCodes()); n > MaxRosterCodes {
+		return fmt.Errorf("the mapping reads %d roster fields, at most %d allowed (one DingTalk roster call per 100 employees reads them all)", n, MaxRosterCodes)
+	}
 	return nil
 }
 
-// sourceType is the type a source field holds ("any" for extension keys).
+// RosterCodes are the distinct roster field codes the mapping reads, sorted (none: nil). A
+// sync reads exactly these from DingTalk's roster API, and only when there are some.
+func (m Mapping) RosterCodes() []string {
+	var codes []string
+	for _, f := range m.Fields {
+		if code, ok := strings.CutPrefix(f.From, rosterPrefix); ok && !slices.Contains(codes, code) {
+			codes = append(codes, code)
+		}
+	}
+	slices.Sort(codes)
+	return codes
+}
+
+// rosterCodeRE is what a roster field code looks like: sys02-certNo, customField-1a2b.
+var rosterCodeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// sourceType is the type a source field holds ("any" for extension keys and roster fields).
 func sourceType(from string) (string, error) {
-	if key, ok := strings.CutPrefix(from, "extension."); ok {
+	if key, ok := strings.CutPrefix(from, extensionPrefix); ok {
 		if key == "" {
 			return "", fmt.Errorf("from %q: name the extension key, e.g. extension.工号", from)
+		}
+		return "any", nil
+	}
+	if code, ok := strings.CutPrefix(from, rosterPrefix); ok {
+		if !rosterCodeRE.MatchString(code) {
+			return "", fmt.Errorf("from %q: name the roster field code, e.g. roster.sys02-certNo (codes are letters, digits, - _ and .)", from)
 		}
 		return "any", nil
 	}
@@ -116,7 +152,7 @@ func sourceType(from string) (string, error) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	return "", fmt.Errorf("from %q is not a DingTalk employee field: use one of %s, or extension.<key>", from, strings.Join(names, ", "))
+	return "", fmt.Errorf("from %q is not a DingTalk employee field: use one of %s, extension.<key> or roster.<fieldCode>", from, strings.Join(names, ", "))
 }
 
 // transformType checks a transform against the type it gets and returns the type it gives.
@@ -141,7 +177,8 @@ func assignable(have, want string) bool {
 }
 
 // Apply computes the custom fields of one employee from their attributes (the JSON the HR store
-// keeps: standard fields and the parsed extension object). A value that cannot be converted
+// keeps: standard fields, the parsed extension object and the "roster" object of roster field
+// values by code). A value that cannot be converted
 // becomes null, so one odd record never stops a sync.
 func (m Mapping) Apply(attrs map[string]any) map[string]any {
 	if len(m.Fields) == 0 {
@@ -156,9 +193,13 @@ func (m Mapping) Apply(attrs map[string]any) map[string]any {
 
 func (f Field) value(attrs map[string]any) any {
 	var v any
-	if key, ok := strings.CutPrefix(f.From, "extension."); ok {
+	if key, ok := strings.CutPrefix(f.From, extensionPrefix); ok {
 		if ext, ok := attrs["extension"].(map[string]any); ok {
 			v = ext[key]
+		}
+	} else if code, ok := strings.CutPrefix(f.From, rosterPrefix); ok {
+		if roster, ok := attrs["roster"].(map[string]any); ok {
+			v = roster[code]
 		}
 	} else {
 		v = attrs[f.From]

@@ -56,7 +56,7 @@ type Metrics struct {
 	// binding_quarantined, deletions_awaiting, audit_drift, credentials_invalid) and final
 	// result (sent, failed, dropped).
 	Notifications *prometheus.CounterVec
-	// EHRWrites counts eHR changes pushed to DingTalk by op (update, create) and result
+	// EHRWrites counts eHR changes pushed to DingTalk by op (update, create, dept_create, dept_update) and result
 	// (pushed, failed).
 	EHRWrites *prometheus.CounterVec
 
@@ -130,7 +130,7 @@ func New() *Metrics {
 		m.DingTalkRequests, m.DingTalkLatency, m.SyncLag, m.Callbacks, m.InboxBacklog,
 		m.BindingStatus, m.AuditDrift, m.AuditLastRun, m.AuditDuration, m.Rotations, m.Notifications, m.EHRWrites)
 	// Every op and result is exported from the start (at 0), so rates and alerts see the first push.
-	for _, op := range []string{"update", "create"} {
+	for _, op := range []string{"update", "create", "dept_create", "dept_update"} {
 		for _, result := range []string{"pushed", "failed"} {
 			m.EHRWrites.WithLabelValues(op, result)
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -17,15 +18,18 @@ const (
 
 // eHR write operations.
 const (
-	WriteUpdate = "update" // user/update of eHR-owned fields
-	WriteCreate = "create" // user/create of a new hire
+	WriteUpdate     = "update"      // user/update of eHR-owned fields
+	WriteCreate     = "create"      // user/create of a new hire
+	WriteDeptCreate = "dept_create" // department/create of a department made in the eHR
+	WriteDeptUpdate = "dept_update" // department/update: a rename, move or reorder made in the eHR
 )
 
 // EHRWrite is one change made in the eHR, queued for DingTalk (ehr_writes).
 type EHRWrite struct {
 	ID             int64           `db:"id" json:"id"`
 	CorpID         string          `db:"corp_id" json:"corp_id"`
-	UserID         string          `db:"userid" json:"userid"`
+	UserID         string          `db:"userid" json:"userid,omitempty"`   // "" for a department write
+	DeptID         *int64          `db:"dept_id" json:"dept_id,omitempty"` // a department write's department
 	Op             string          `db:"op" json:"op"`
 	Fields         json.RawMessage `db:"fields" json:"fields"`
 	Base           json.RawMessage `db:"base" json:"base"`
@@ -35,6 +39,19 @@ type EHRWrite struct {
 	Reason         *string         `db:"reason" json:"reason,omitempty"`
 	CreatedAt      time.Time       `db:"created_at" json:"created_at"`
 	FinishedAt     *time.Time      `db:"finished_at" json:"finished_at,omitempty"`
+}
+
+// Subject names what the write changes: the member's userid, or the department.
+func (w EHRWrite) Subject() string {
+	switch {
+	case w.UserID != "":
+		return w.UserID
+	case w.DeptID != nil:
+		return fmt.Sprintf("department %d", *w.DeptID)
+	}
+	var f struct{ Name string }
+	_ = json.Unmarshal(w.Fields, &f)
+	return fmt.Sprintf("department %q", f.Name)
 }
 
 // Values decodes the write's fields and base.
@@ -48,7 +65,7 @@ func (w EHRWrite) Values() (fields, base map[string]any, err error) {
 	return fields, base, err
 }
 
-const ehrWriteColumns = `id, corp_id, userid, op, fields, base, idempotency_key, actor, status, reason, created_at, finished_at`
+const ehrWriteColumns = `id, corp_id, userid, dept_id, op, fields, base, idempotency_key, actor, status, reason, created_at, finished_at`
 
 // GetEHRWrite returns one write of a corp.
 func (s *Store) GetEHRWrite(ctx context.Context, corpID string, id int64) (EHRWrite, error) {
@@ -114,14 +131,17 @@ type WriteOutcome struct {
 	Synced map[string]any
 	// Conflicts are the fields DingTalk had changed too (the eHR, their owner, won).
 	Conflicts []FieldConflict
+	// DeptID is the department a dept_create made (or adopted), 0 otherwise.
+	DeptID int64
 }
 
 // FinishEHRWrite records a write's outcome once: its status, the new base of the fields
 // pushed and the conflicts found. A write already finished is left as it is.
 func (s *Store) FinishEHRWrite(ctx context.Context, w EHRWrite, out WriteOutcome) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE ehr_writes SET status = $3, reason = nullif($4, ''), finished_at = now()
-			WHERE corp_id = $1 AND id = $2 AND status = 'pending'`, w.CorpID, w.ID, out.Status, out.Reason)
+		res, err := tx.ExecContext(ctx, `UPDATE ehr_writes SET status = $3, reason = nullif($4, ''), finished_at = now(),
+			dept_id = coalesce(nullif($5, 0), dept_id) WHERE corp_id = $1 AND id = $2 AND status = 'pending'`,
+			w.CorpID, w.ID, out.Status, out.Reason, out.DeptID)
 		if err != nil {
 			return err
 		}
@@ -147,7 +167,7 @@ func (s *Store) FinishEHRWrite(ctx context.Context, w EHRWrite, out WriteOutcome
 			}
 		}
 		return logOp(ctx, tx, w.CorpID, w.Actor, "push eHR "+w.Op, map[string]any{"write": w.ID, "userid": w.UserID,
-			"status": out.Status, "reason": out.Reason, "conflicts": len(out.Conflicts)})
+			"dept_id": coalesce(out.DeptID, w.DeptID), "status": out.Status, "reason": out.Reason, "conflicts": len(out.Conflicts)})
 	})
 }
 
@@ -158,4 +178,12 @@ func ownedFieldsIn(ctx context.Context, tx *sqlx.Tx, corpID string) ([]string, e
 		return nil, err
 	}
 	return owners.EHROwned(), nil
+}
+
+// coalesce is the department a write names: the one it made, else the one it was for (0: none).
+func coalesce(made int64, named *int64) int64 {
+	if made != 0 || named == nil {
+		return made
+	}
+	return *named
 }

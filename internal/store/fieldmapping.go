@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -30,8 +31,10 @@ func fieldMapping(ctx context.Context, q sqlx.QueryerContext, corpID string) (fi
 	return m, nil
 }
 
-// withCustomFields adds the mapping's custom fields to a profile (unchanged without a mapping).
+// withCustomFields keeps of the profile's roster values only the codes the mapping reads and
+// adds the mapping's custom fields (unchanged without a mapping).
 func withCustomFields(m fieldmap.Mapping, p EmployeeProfile) (EmployeeProfile, error) {
+	p.Roster = rosterSubset(p.Roster, m.RosterCodes())
 	if len(m.Fields) == 0 {
 		return p, nil
 	}
@@ -52,12 +55,20 @@ type MappingResult struct {
 	RunID   int64 `json:"runId"`
 	Checked int   `json:"checked"`
 	Changed int   `json:"changed"`
+	// NewRosterCodes are roster fields the previous mapping did not read: the store holds no
+	// values for them, so their custom fields stay null until the next full sync reads them.
+	NewRosterCodes []string `json:"newRosterCodes,omitempty"`
 }
+
+// ErrRosterNeedsAgentID refuses a mapping reading roster fields for a binding without AgentId.
+var ErrRosterNeedsAgentID = errors.New("roster fields need the binding's AgentId")
 
 // SetFieldMapping stores the corp's field mapping and, in the same transaction, rewrites the
 // custom fields of every employee it changes, from their stored attributes (no DingTalk call):
 // a run of kind mapping, each change in sync_changes. Setting the same mapping again changes
-// nothing.
+// nothing. Roster fields are read from DingTalk by syncs only: a mapping reading roster fields
+// needs the binding's AgentId (ErrRosterNeedsAgentID without one), and codes it newly reads
+// (NewRosterCodes) map to null until the next full sync.
 func (s *Store) SetFieldMapping(ctx context.Context, corpID, actor string, m fieldmap.Mapping) (MappingResult, error) {
 	if err := m.Validate(); err != nil {
 		return MappingResult{}, err
@@ -71,12 +82,13 @@ func (s *Store) SetFieldMapping(ctx context.Context, corpID, actor string, m fie
 		if err := lockCorpWrites(ctx, tx, corpID); err != nil {
 			return err
 		}
-		tag, err := tx.ExecContext(ctx, `UPDATE bindings SET field_mapping = $2, updated_at = now() WHERE corp_id = $1`, corpID, raw)
+		newCodes, err := checkRosterBinding(ctx, tx, corpID, m)
 		if err != nil {
 			return err
 		}
-		if n, _ := tag.RowsAffected(); n == 0 {
-			return UnknownCorpError(corpID)
+		res.NewRosterCodes = newCodes
+		if _, err := tx.ExecContext(ctx, `UPDATE bindings SET field_mapping = $2, updated_at = now() WHERE corp_id = $1`, corpID, raw); err != nil {
+			return err
 		}
 		if err := tx.GetContext(ctx, &res.RunID, startRunSQL, corpID, "mapping", "mapping",
 			"mapping/"+corpID, fmt.Sprint(time.Now().UnixNano())); err != nil {

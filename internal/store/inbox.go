@@ -11,25 +11,27 @@ import (
 
 // InboxEvent is one accepted DingTalk event.
 type InboxEvent struct {
-	CorpID     string         `db:"corp_id"`
-	EventID    string         `db:"event_id"`
-	Seq        int64          `db:"seq"`
-	Type       string         `db:"event_type"`
-	EventTime  sql.NullTime   `db:"event_time"`
-	UserIDs    pq.StringArray `db:"user_ids"`
-	DeptIDs    pq.Int64Array  `db:"dept_ids"`
-	Source     string         `db:"source"`
-	Status     string         `db:"status"`
-	ReceivedAt time.Time      `db:"received_at"`
+	CorpID    string         `db:"corp_id"`
+	EventID   string         `db:"event_id"`
+	Seq       int64          `db:"seq"`
+	Type      string         `db:"event_type"`
+	EventTime sql.NullTime   `db:"event_time"`
+	UserIDs   pq.StringArray `db:"user_ids"`
+	DeptIDs   pq.Int64Array  `db:"dept_ids"`
+	// Instances are the approval instances the event names (a bpms_instance_change names one).
+	Instances  ApprovalRefs `db:"instance_refs"`
+	Source     string       `db:"source"`
+	Status     string       `db:"status"`
+	ReceivedAt time.Time    `db:"received_at"`
 }
 
-const insertEventSQL = `INSERT INTO inbox_events (corp_id, event_id, event_type, event_time, user_ids, dept_ids, source)
-	VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (corp_id, event_id) DO NOTHING`
+const insertEventSQL = `INSERT INTO inbox_events (corp_id, event_id, event_type, event_time, user_ids, dept_ids, source, instance_refs)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (corp_id, event_id) DO NOTHING`
 
 // InsertEvent stores an accepted event; a duplicate (same event id) is dropped and reported
 // with inserted=false.
 func (s *Store) InsertEvent(ctx context.Context, e InboxEvent) (inserted bool, err error) {
-	res, err := s.db.ExecContext(ctx, insertEventSQL, e.CorpID, e.EventID, e.Type, e.EventTime, e.UserIDs, e.DeptIDs, e.Source)
+	res, err := s.db.ExecContext(ctx, insertEventSQL, e.CorpID, e.EventID, e.Type, e.EventTime, e.UserIDs, e.DeptIDs, e.Source, e.Instances)
 	if err != nil {
 		return false, err
 	}
@@ -37,7 +39,7 @@ func (s *Store) InsertEvent(ctx context.Context, e InboxEvent) (inserted bool, e
 	return n == 1, nil
 }
 
-const eventColumns = `corp_id, event_id, seq, event_type, event_time, user_ids, dept_ids, source, status, received_at`
+const eventColumns = `corp_id, event_id, seq, event_type, event_time, user_ids, dept_ids, instance_refs, source, status, received_at`
 
 // PendingEventIDs returns up to limit of the corp's pending events' ids, in arrival order.
 func (s *Store) PendingEventIDs(ctx context.Context, corpID string, limit int) ([]string, error) {
@@ -109,7 +111,7 @@ func (s *Store) RejoinedSince(ctx context.Context, corpID string, leaves map[str
 func (s *Store) InsertEvents(ctx context.Context, events []InboxEvent) (inserted int, err error) {
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		for _, e := range events {
-			res, err := tx.ExecContext(ctx, insertEventSQL, e.CorpID, e.EventID, e.Type, e.EventTime, e.UserIDs, e.DeptIDs, e.Source)
+			res, err := tx.ExecContext(ctx, insertEventSQL, e.CorpID, e.EventID, e.Type, e.EventTime, e.UserIDs, e.DeptIDs, e.Source, e.Instances)
 			if err != nil {
 				return err
 			}

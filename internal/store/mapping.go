@@ -31,6 +31,10 @@ type EmployeeProfile struct {
 	Admin            bool            `json:"admin"`
 	Boss             bool            `json:"boss"`
 	ExclusiveAccount bool            `json:"exclusive_account"`
+	// Roster holds the smart-HR roster values (field code → value) of exactly the codes the
+	// binding's mapping reads, absent when it reads none, so the profile and its hash are
+	// unchanged for bindings without roster fields.
+	Roster map[string]string `json:"roster,omitempty"`
 	// CustomFields are the binding's mapped fields (see internal/fieldmap), absent without one.
 	CustomFields map[string]any `json:"custom_fields,omitempty"`
 }

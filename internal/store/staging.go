@@ -15,6 +15,11 @@ import (
 type StagedUser struct {
 	DeptID int64
 	User   dingtalk.User
+	// Roster is the user's smart-HR roster values (code → value) of the codes the corp's
+	// mapping reads (see RosterPlan); nil when it reads none. RosterUnread says the roster
+	// read failed (recorded in Errors): the values the store holds are kept.
+	Roster       map[string]string
+	RosterUnread bool
 }
 
 // RecordError is a per-record failure of a run: the run carries on without the record.
@@ -115,9 +120,13 @@ func copyUsers(ctx context.Context, tx *sqlx.Tx, runID int64, corpID string, use
 	if err != nil {
 		return err
 	}
+	kept, err := storedRoster(ctx, tx, corpID, users)
+	if err != nil {
+		return err
+	}
 	rows := make([][]any, 0, len(users))
 	for _, u := range users {
-		p, err := withCustomFields(mapping, ProfileFromUser(u.User))
+		p, err := stagedProfile(mapping, u, kept)
 		if err != nil {
 			return err
 		}
