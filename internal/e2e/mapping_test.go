@@ -93,3 +93,45 @@ func TestAFieldMappingFillsCustomFieldsAndFollowsEvents(t *testing.T) {
 	}
 	h.assertStoreMatchesDingTalk()
 }
+
+func TestRosterFieldsAreMappedByTheNextFullSync(t *testing.T) {
+	h := newHarness(t, dingtalksim.OrgSpec{Seed: 152, Employees: 120})
+	h.startWorker()
+	h.bindWithEvents()
+	file := filepath.Join(t.TempDir(), "roster.yaml")
+	mapping := "fields:\n  - {name: cert_no, from: roster.sys02-certNo, type: string}\n" +
+		"  - {name: employee_type, from: roster.sys01-employeeType, type: string, enum: {\"1\": full_time, \"2\": part_time, \"3\": intern}}\n"
+	if err := os.WriteFile(file, []byte(mapping), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := h.mustStarter("", "mapping", "set", "--corp-id", h.corpID, "--file", file, "--by", "alice")
+	if !strings.Contains(out, "stay null until a full sync reads them") {
+		t.Fatalf("mapping set does not say roster fields wait for a full sync:\n%s", out)
+	}
+	target := h.truth().Users[9].UserID
+	if err := h.sim.SetRosterField(h.corpID, target, "sys02-certNo", "110101199003078515"); err != nil {
+		t.Fatal(err)
+	}
+	if res, out, code := h.syncFull(); code != 0 || res.Updated == 0 {
+		t.Fatalf("the full sync after a roster mapping updated %+v (exit %d):\n%s", res, code, out)
+	}
+	for _, u := range h.truth().Users {
+		roster, err := h.sim.Roster(h.corpID, u.UserID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cert, kind *string
+		if err := h.st.DB().QueryRow(`SELECT custom_fields ->> 'cert_no', custom_fields ->> 'employee_type' FROM hr_employees
+			WHERE corp_id = $1 AND userid = $2`, h.corpID, u.UserID).Scan(&cert, &kind); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"1": "full_time", "2": "part_time", "3": "intern"}[roster["sys01-employeeType"]]
+		if cert == nil || *cert != roster["sys02-certNo"] || (want != "" && (kind == nil || *kind != want)) {
+			t.Fatalf("%s: custom fields cert_no %v, employee_type %v; DingTalk's roster %v", u.UserID, cert, kind, roster)
+		}
+	}
+	if n := h.count(`SELECT count(*) FROM hr_employees WHERE corp_id = $1 AND userid = $2 AND custom_fields ->> 'cert_no' = '110101199003078515'`,
+		h.corpID, target); n != 1 {
+		t.Fatalf("the roster value set in DingTalk did not reach %s", target)
+	}
+}
