@@ -8,9 +8,11 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
 	"gopkg.in/yaml.v3"
 
 	"github.com/dingsync/dingsync/internal/fieldmap"
+	"github.com/dingsync/dingsync/workflows"
 )
 
 type mappingFlags struct {
@@ -39,7 +41,9 @@ AgentId: starter bind --agent-id; the app needs the smart-HR roster read permiss
 type: string, number, bool or date. transforms: trim, lower, upper, e164, date_ms. enum maps
 values (a value it does not list becomes null). A mapping is checked when set (unknown field,
 type clash: a clear error, nothing changed). Setting it rewrites, in one transaction, only the
-custom fields it changes, from what the store holds (no DingTalk call), as a run of kind mapping.`,
+custom fields it changes, from what the store holds (no DingTalk call), as a run of kind mapping.
+Roster fields the store holds no values for yet are read by a full sync it starts at once (its
+apply changes only the custom fields that differ).`,
 		Example: `  starter mapping show --corp-id dingcorp1
   starter mapping test --corp-id dingcorp1 --file mapping.yaml --userid manager01
   starter mapping set --corp-id dingcorp1 --file mapping.yaml --by alice`,
@@ -117,10 +121,29 @@ func setMapping(cmd *cobra.Command, env *environment, f *mappingFlags) error {
 	fmt.Fprintf(cmd.OutOrStdout(), "mapping set (%d fields): run %d rewrote the custom fields of %d of %d employees; see them with `starter changes --run-id %d`\n",
 		len(m.Fields), res.RunID, res.Changed, res.Checked, res.RunID)
 	if len(res.NewRosterCodes) > 0 {
-		fmt.Fprintf(cmd.OutOrStdout(), "the store holds no values yet for the roster fields %s: their custom fields stay null until a full sync reads them (`starter sync full --corp-id %s`)\n",
-			strings.Join(res.NewRosterCodes, ", "), f.corpID)
+		syncForRosterFields(cmd, env, f.corpID, res.NewRosterCodes)
 	}
 	return nil
+}
+
+// syncForRosterFields starts the full sync that reads roster fields a mapping just added (the
+// store holds no values for them); its apply changes only the custom fields that differ. When
+// it cannot start, it says how to run it: the mapping is set either way.
+func syncForRosterFields(cmd *cobra.Command, env *environment, corpID string, codes []string) {
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "the store holds no values yet for the roster fields %s: their custom fields stay null until a full sync reads them\n",
+		strings.Join(codes, ", "))
+	c, err := env.client()
+	if err == nil {
+		var run client.WorkflowRun
+		run, err = launch{what: "full sync", id: workflows.FullSyncWorkflowID(corpID), corpID: corpID, kind: workflows.KindFull,
+			wf: workflows.FullSync, input: workflows.FullSyncInput{CorpID: corpID, Trigger: "mapping: new roster fields"}}.start(cmd.Context(), env, c)
+		if err == nil {
+			fmt.Fprintf(out, "started that full sync (workflow %s, run %s); follow it with `starter runs --corp-id %s`\n", run.GetID(), run.GetRunID(), corpID)
+			return
+		}
+	}
+	fmt.Fprintf(out, "could not start it (%v): run `starter sync full --corp-id %s` once any running sync has ended\n", err, corpID)
 }
 
 func testMapping(cmd *cobra.Command, env *environment, f *mappingFlags) error {

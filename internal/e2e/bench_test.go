@@ -14,6 +14,7 @@ import (
 
 	"github.com/dingsync/dingsync/internal/dingtalk"
 	"github.com/dingsync/dingsync/internal/dingtalksim"
+	"github.com/dingsync/dingsync/internal/fieldmap"
 	"github.com/dingsync/dingsync/internal/testenv"
 	"github.com/dingsync/dingsync/workflows"
 )
@@ -25,6 +26,8 @@ type benchScenario struct {
 	employees int
 	qps       int
 	runs      int
+	// roster maps two smart-HR roster fields, so the sync also reads the roster of everyone.
+	roster bool
 }
 
 // benchRun is what one run measured.
@@ -46,6 +49,7 @@ func TestBenchFullSync(t *testing.T) {
 		{name: "10k, no limit", employees: 10_000, runs: runs},
 		{name: "100k, no limit", employees: 100_000, runs: runs},
 		{name: "100k, 20 QPS", employees: 100_000, qps: 20, runs: 1},
+		{name: "10k + 2 roster fields, 20 QPS", employees: 10_000, qps: 20, runs: runs, roster: true},
 	}
 	benchTable(t, "Full sync benchmarks",
 		"| scenario | runs | employees | depts | API calls | ÷ minimum | throttled (90018) | wall | ÷ rate-limit floor | employees/s | apply phase | worker peak RSS |\n|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -57,6 +61,9 @@ func benchFullSync(t *testing.T, sc benchScenario) benchRun {
 	h := newHarness(t, dingtalksim.OrgSpec{Seed: 42, Employees: sc.employees})
 	worker := h.benchWorker(sc.qps)
 	h.bind(h.appSecret)
+	if sc.roster {
+		h.mapRosterFields()
+	}
 	res, out, code := h.syncFull()
 	if code != 0 || res.Status != "succeeded" {
 		t.Fatalf("sync failed (exit %d):\n%s", code, out)
@@ -68,6 +75,12 @@ func benchFullSync(t *testing.T, sc benchScenario) benchRun {
 	}
 	r := benchRun{employees: len(truth.Users), departments: len(truth.Departments), wall: run.Duration(time.Now()),
 		minCalls: minimumCalls(truth)}
+	if sc.roster {
+		r.minCalls += int64((len(truth.Users) + dingtalk.MaxRosterUsers - 1) / dingtalk.MaxRosterUsers)
+		if n := h.count(`SELECT count(*) FROM hr_employees WHERE corp_id = $1 AND custom_fields ->> 'cert_no' IS NOT NULL`, h.corpID); n != len(truth.Users) {
+			t.Fatalf("%d of %d employees have their roster cert_no after the sync", n, len(truth.Users))
+		}
+	}
 	var maxPerAPI int64
 	for api, n := range h.sim.Calls(h.corpID) {
 		r.calls += n
@@ -88,6 +101,20 @@ func benchFullSync(t *testing.T, sc benchScenario) benchRun {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// mapRosterFields gives the binding an AgentId and a mapping of two roster fields.
+func (h *harness) mapRosterFields() {
+	h.t.Helper()
+	h.exec(`UPDATE bindings SET agent_id = 4242 WHERE corp_id = $1`, h.corpID)
+	m, err := fieldmap.Parse([]byte(`{"fields": [{"name": "cert_no", "from": "roster.sys02-certNo", "type": "string"},
+		{"name": "employee_type", "from": "roster.sys01-employeeType", "type": "string"}]}`))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := h.st.SetFieldMapping(context.Background(), h.corpID, "bench", m); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 // minimumCalls is the fewest DingTalk calls a full read of the org can make: one token, the

@@ -105,15 +105,18 @@ func TestRosterFieldsAreMappedByTheNextFullSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := h.mustStarter("", "mapping", "set", "--corp-id", h.corpID, "--file", file, "--by", "alice")
-	if !strings.Contains(out, "stay null until a full sync reads them") {
-		t.Fatalf("mapping set does not say roster fields wait for a full sync:\n%s", out)
+	if !strings.Contains(out, "started that full sync") {
+		t.Fatalf("mapping set does not start the full sync that reads the new roster fields:\n%s", out)
 	}
+	waitFor(t, time.Minute, func() bool {
+		return h.count(`SELECT count(*) FROM sync_runs WHERE corp_id = $1 AND trigger = 'mapping: new roster fields' AND status = 'succeeded'`, h.corpID) == 1
+	})
 	target := h.truth().Users[9].UserID
 	if err := h.sim.SetRosterField(h.corpID, target, "sys02-certNo", "110101199003078515"); err != nil {
 		t.Fatal(err)
 	}
-	if res, out, code := h.syncFull(); code != 0 || res.Updated == 0 {
-		t.Fatalf("the full sync after a roster mapping updated %+v (exit %d):\n%s", res, code, out)
+	if res, out, code := h.syncFull(); code != 0 || res.Updated != 1 {
+		t.Fatalf("the full sync after one roster edit updated %+v, want 1 (exit %d):\n%s", res, code, out)
 	}
 	for _, u := range h.truth().Users {
 		roster, err := h.sim.Roster(h.corpID, u.UserID)
