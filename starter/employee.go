@@ -226,17 +226,11 @@ func listWrites(cmd *cobra.Command, env *environment, f *employeeFlags) error {
 	if err != nil {
 		return err
 	}
-	out := cmd.OutOrStdout()
-	if f.asJSON {
-		return json.NewEncoder(out).Encode(writes)
-	}
-	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tOP\tUSERID\tFIELDS\tSTATUS\tACTOR\tCREATED\tREASON")
-	for _, w := range writes {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", w.ID, w.Op, w.Subject(), fieldSummary(w.Fields), w.Status, w.Actor,
-			w.CreatedAt.Local().Format("2006-01-02 15:04:05"), reasonText(w.Reason))
-	}
-	return listFooter(out, tw, len(writes), f.limit)
+	return printListing(cmd.OutOrStdout(), f, writes, "ID\tOP\tSUBJECT\tFIELDS\tSTATUS\tACTOR\tCREATED\tREASON",
+		func(w store.EHRWrite) string {
+			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s", w.ID, w.Op, w.Subject(), fieldSummary(w.Fields), w.Status, w.Actor,
+				w.CreatedAt.Local().Format("2006-01-02 15:04:05"), reasonText(w.Reason))
+		})
 }
 
 func listConflicts(cmd *cobra.Command, env *environment, f *employeeFlags) error {
@@ -248,30 +242,34 @@ func listConflicts(cmd *cobra.Command, env *environment, f *employeeFlags) error
 	if err != nil {
 		return err
 	}
-	out := cmd.OutOrStdout()
-	if f.asJSON {
-		return json.NewEncoder(out).Encode(conflicts)
-	}
-	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "FOUND\tUSERID\tFIELD\tBASE\tEHR VALUE\tDINGTALK VALUE\tBOTH CHANGED\tWINNER\tFOUND BY")
-	for _, c := range conflicts {
-		both := "no"
-		if c.BothChanged {
-			both = "yes"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.FoundAt.Local().Format("2006-01-02 15:04:05"), c.UserID, c.Field,
-			jsonText(c.Base), jsonText(c.EHRValue), jsonText(c.DingTalkValue), both, c.Winner, c.FoundBy)
-	}
-	return listFooter(out, tw, len(conflicts), f.limit)
+	return printListing(cmd.OutOrStdout(), f, conflicts,
+		"FOUND\tUSERID\tFIELD\tBASE\tEHR VALUE\tDINGTALK VALUE\tBOTH CHANGED\tWINNER\tFOUND BY",
+		func(c store.FieldConflict) string {
+			both := "no"
+			if c.BothChanged {
+				both = "yes"
+			}
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", c.FoundAt.Local().Format("2006-01-02 15:04:05"), c.UserID,
+				c.Field, jsonText(c.Base), jsonText(c.EHRValue), jsonText(c.DingTalkValue), both, c.Winner, c.FoundBy)
+		})
 }
 
-// listFooter flushes a list's table and says when --limit cut it short.
-func listFooter(out io.Writer, tw *tabwriter.Writer, n, limit int) error {
+// printListing prints a list as JSON (--json) or as a table under header, one row per item,
+// and says when --limit cut it short.
+func printListing[T any](out io.Writer, f *employeeFlags, items []T, header string, row func(T) string) error {
+	if f.asJSON {
+		return json.NewEncoder(out).Encode(items)
+	}
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, item := range items {
+		fmt.Fprintln(tw, row(item))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if n == limit {
-		fmt.Fprintf(out, "(first %d shown; use --limit or --json for more)\n", limit)
+	if len(items) == f.limit {
+		fmt.Fprintf(out, "(first %d shown; use --limit or --json for more)\n", f.limit)
 	}
 	return nil
 }

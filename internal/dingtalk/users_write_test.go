@@ -97,6 +97,17 @@ func TestUserWritesRefusedLocally(t *testing.T) {
 	assert.Zero(t, f.hitCount(APIUserCreate)+f.hitCount(APIUserUpdate), "invalid writes are refused before sending")
 }
 
+// refusedWrite has the fake answer api with DingTalk errcode code, returns the error call
+// gets, and checks the refusal was not retried.
+func refusedWrite(t *testing.T, api string, code int, call func(*Client) error) error {
+	t.Helper()
+	f := newFake(t)
+	f.route(api, func(w http.ResponseWriter, r *http.Request) { oapiErr(w, code, "msg") })
+	err := call(newTestClient(f, nil))
+	assert.Equal(t, 1, f.hitCount(api), "not retried")
+	return err
+}
+
 func TestUserWriteClashesAreNotRetriedAndRecognisable(t *testing.T) {
 	tests := []struct {
 		code             int
@@ -114,17 +125,14 @@ func TestUserWriteClashesAreNotRetriedAndRecognisable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.api, " ", tt.code), func(t *testing.T) {
-			f := newFake(t)
-			c := newTestClient(f, nil)
-			f.route(tt.api, func(w http.ResponseWriter, r *http.Request) { oapiErr(w, tt.code, "msg") })
-			var err error
-			if tt.api == APIUserCreate {
-				_, err = c.CreateUser(context.Background(), testApp, UserWrite{UserID: "u1", Name: new("张三"), Mobile: new("1"), DeptIDs: []int64{1}})
-			} else {
-				err = c.UpdateUser(context.Background(), testApp, UserWrite{UserID: "u1", Mobile: new("1")})
-			}
+			err := refusedWrite(t, tt.api, tt.code, func(c *Client) (err error) {
+				if tt.api == APIUserCreate {
+					_, err = c.CreateUser(context.Background(), testApp, UserWrite{UserID: "u1", Name: new("张三"), Mobile: new("1"), DeptIDs: []int64{1}})
+					return err
+				}
+				return c.UpdateUser(context.Background(), testApp, UserWrite{UserID: "u1", Mobile: new("1")})
+			})
 			e := requireKind(t, err, tt.kind)
-			assert.Equal(t, 1, f.hitCount(tt.api), "not retried")
 			wrapped := fmt.Errorf("push user u1: %w", err)
 			assert.Equal(t, tt.mobile, IsMobileTaken(wrapped))
 			assert.Equal(t, tt.userID, IsUserIDTaken(wrapped))

@@ -167,6 +167,11 @@ func TestEHRDepartmentWritesReachDingTalkOnce(t *testing.T) {
 		return h.count(`SELECT count(*) FROM departments WHERE corp_id = $1 AND dept_id = $2 AND status = 'active'`, h.corpID, id) == 1
 	})
 
+	if out := h.mustStarter("", "employee", "writes", "--corp-id", h.corpID); !strings.Contains(out, "SUBJECT") ||
+		!strings.Contains(out, fmt.Sprintf("dept_create  department %d", id)) {
+		t.Fatalf("starter employee writes does not list the department create:\n%s", out)
+	}
+
 	other := h.truth().Departments[1].ID
 	if other == id || other == 1 {
 		t.Fatalf("the seeded org's second department is %d", other)
