@@ -64,17 +64,19 @@ func newDepartmentCommand(env *environment) *cobra.Command {
 	return cmd
 }
 
-// departmentFields are the fields the flags set (only those given).
-func departmentFields(cmd *cobra.Command, f *departmentFlags) map[string]any {
+// departmentFields are the department fields cmd's flags set (only those given: an --order 0
+// given is sent, one not given is not).
+func departmentFields(cmd *cobra.Command) map[string]any {
 	fields := map[string]any{}
-	if cmd.Flags().Changed("name") {
-		fields["name"] = f.name
+	flags := cmd.Flags()
+	if flags.Changed("name") {
+		fields["name"], _ = flags.GetString("name")
 	}
-	if cmd.Flags().Changed("parent") {
-		fields["parent_id"] = f.parent
+	if flags.Changed("parent") {
+		fields["parent_id"], _ = flags.GetInt64("parent")
 	}
-	if cmd.Flags().Changed("order") {
-		fields["order"] = f.order
+	if flags.Changed("order") {
+		fields["order"], _ = flags.GetInt64("order")
 	}
 	return fields
 }
@@ -88,7 +90,7 @@ func createDepartment(cmd *cobra.Command, env *environment, f *departmentFlags) 
 	if err != nil {
 		return err
 	}
-	id, err := st.QueueDepartmentCreate(cmd.Context(), f.corpID, departmentFields(cmd, f), f.by, f.key)
+	id, err := st.QueueDepartmentCreate(cmd.Context(), f.corpID, departmentFields(cmd), f.by, f.key)
 	if err != nil {
 		return err
 	}
@@ -96,7 +98,7 @@ func createDepartment(cmd *cobra.Command, env *environment, f *departmentFlags) 
 }
 
 func updateDepartment(cmd *cobra.Command, env *environment, f *departmentFlags) error {
-	fields := departmentFields(cmd, f)
+	fields := departmentFields(cmd)
 	if f.deptID == 0 || f.by == "" || len(fields) == 0 {
 		return fmt.Errorf("%w: --dept-id, --by and at least one of --name, --parent and --order are required", errUsage)
 	}
