@@ -72,9 +72,6 @@ type batchPlan struct {
 	readDepts, deleteDepts []int64
 	// leftAt is when each user of deleteUsers left, by their leave event.
 	leftAt map[string]time.Time
-	// approvals are the approval instances the batch's bpms_instance_change events name, each
-	// once, in arrival order: re-read by Imports.RefreshOpenApprovals, not here.
-	approvals []ApprovalRef
 }
 
 // recheckLateLeaves moves to the re-reads the leavers who have an applied event newer than
@@ -124,7 +121,7 @@ func planBatch(events []store.InboxEvent) batchPlan {
 			deptGone[d] = e.Type == "org_dept_remove"
 		}
 	}
-	p := batchPlan{leftAt: leftAt, approvals: approvalRefs(events)}
+	p := batchPlan{leftAt: leftAt}
 	for _, u := range userOrder {
 		if userLeft[u] {
 			p.deleteUsers = append(p.deleteUsers, u)

@@ -31,7 +31,7 @@ func (a *Incremental) ApprovalRefs(ctx context.Context, in ApprovalRefsInput) (A
 	if err != nil {
 		return ApprovalRefsResult{}, err
 	}
-	refs := planBatch(events).approvals
+	refs := approvalRefs(events)
 	if len(refs) == 0 {
 		return ApprovalRefsResult{}, nil
 	}

@@ -25,11 +25,15 @@ type RosterPlan struct {
 
 // RosterPlan returns what syncs of corpID must read from the roster.
 func (s *Store) RosterPlan(ctx context.Context, corpID string) (RosterPlan, error) {
+	return rosterPlan(ctx, s.db, corpID)
+}
+
+func rosterPlan(ctx context.Context, q sqlx.QueryerContext, corpID string) (RosterPlan, error) {
 	var row struct {
 		AgentID sql.NullInt64 `db:"agent_id"`
 		Mapping []byte        `db:"field_mapping"`
 	}
-	err := s.db.GetContext(ctx, &row, `SELECT agent_id, field_mapping FROM bindings WHERE corp_id = $1`, corpID)
+	err := sqlx.GetContext(ctx, q, &row, `SELECT agent_id, field_mapping FROM bindings WHERE corp_id = $1`, corpID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return RosterPlan{}, UnknownCorpError(corpID)
 	}
@@ -43,17 +47,11 @@ func (s *Store) RosterPlan(ctx context.Context, corpID string) (RosterPlan, erro
 	return RosterPlan{Codes: m.RosterCodes(), AgentID: row.AgentID.Int64}, nil
 }
 
-// checkRosterBinding refuses a mapping reading roster fields for a binding without AgentId and
-// returns the roster codes the corp's current mapping does not read yet.
+// checkRosterBinding refuses a mapping m reading roster fields for a binding without AgentId
+// and returns the roster codes the corp's current mapping does not read yet. It runs under the
+// corp's write lock, so the current mapping cannot change meanwhile.
 func checkRosterBinding(ctx context.Context, tx *sqlx.Tx, corpID string, m fieldmap.Mapping) ([]string, error) {
-	var row struct {
-		AgentID sql.NullInt64 `db:"agent_id"`
-		Mapping []byte        `db:"field_mapping"`
-	}
-	err := tx.GetContext(ctx, &row, `SELECT agent_id, field_mapping FROM bindings WHERE corp_id = $1 FOR UPDATE`, corpID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, UnknownCorpError(corpID)
-	}
+	current, err := rosterPlan(ctx, tx, corpID)
 	if err != nil {
 		return nil, err
 	}
@@ -61,15 +59,12 @@ func checkRosterBinding(ctx context.Context, tx *sqlx.Tx, corpID string, m field
 	if len(codes) == 0 {
 		return nil, nil
 	}
-	if row.AgentID.Int64 <= 0 {
+	if current.AgentID <= 0 {
 		return nil, fmt.Errorf("corp %s: the mapping reads roster fields (%s): %w, which DingTalk's roster API requires: "+
 			"rebind with `starter bind --corp-id %s --agent-id <AgentId> ...` (the AgentId from the app's 凭证与基础信息 page), "+
 			"then set the mapping again", corpID, strings.Join(codes, ", "), ErrRosterNeedsAgentID, corpID)
 	}
-	var old fieldmap.Mapping
-	_ = json.Unmarshal(row.Mapping, &old) // an unreadable old mapping: every code is new
-	had := old.RosterCodes()
-	if codes = slices.DeleteFunc(codes, func(c string) bool { return slices.Contains(had, c) }); len(codes) == 0 {
+	if codes = slices.DeleteFunc(codes, func(c string) bool { return slices.Contains(current.Codes, c) }); len(codes) == 0 {
 		return nil, nil
 	}
 	return codes, nil
